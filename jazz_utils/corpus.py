@@ -1,0 +1,650 @@
+"""Read MIDI and MusicXML files into a :class:`~jazz_utils.piece.Piece`.
+
+A piece is a monophonic melody and the chord sounding at every beat, measure
+by measure. Reading happens in two steps:
+
+1. The file becomes a list of :class:`Track` objects (every note, on a grid of
+   ``TICKS_PER_QUARTER`` per quarter note), its bar lines and any chord symbols
+   written in it. MIDI is read with mido, tick by tick; MusicXML (and the lead
+   sheets music21 ships) with music21.
+2. :func:`read_piece` chooses the melody track, takes the chords from the
+   file's chord symbols or, failing that, names them from the accompaniment
+   tracks you point at, and cuts everything into measures.
+
+Where chords come from:
+
+* MusicXML chord symbols (``<harmony>``), e.g. lead sheets.
+* MIDI text or marker events on a track whose name contains "chord"
+  (this is how :mod:`jazz_utils.midi_io` writes them).
+* Otherwise the notes of the accompaniment tracks you name, grouped per beat,
+  half bar or bar (``chord_resolution``) and named by
+  :func:`jazz_utils.chords.name_chord`. Nothing is guessed: with no chord
+  symbols and no accompaniment named, reading fails and lists the tracks.
+
+Beats before the first chord symbol take that first chord (a pickup leads
+into it); a "no chord" (N.C.) mark keeps the previous chord.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jazz_utils.chords import Chord, name_chord, parse_chord
+from jazz_utils.errors import ChordError, CorpusError
+from jazz_utils.piece import TICKS_PER_QUARTER, ChordSpan, Measure, Note, Piece, from_ticks
+
+#: File suffixes read as MIDI and as MusicXML.
+MIDI_SUFFIXES = (".mid", ".midi")
+MUSICXML_SUFFIXES = (".xml", ".mxl", ".musicxml")
+#: MIDI channel (counted from 0) that General MIDI reserves for drums.
+DRUM_CHANNEL = 9
+#: General MIDI instrument families, eight programs each.
+GM_FAMILIES = (
+    "Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings", "Ensemble",
+    "Brass", "Reed", "Pipe", "Synth Lead", "Synth Pad", "Synth Effects", "Ethnic",
+    "Percussive", "Sound Effects",
+)  # fmt: skip
+#: Names of the General MIDI programs this project uses (the others are named by family).
+GM_PROGRAMS = {
+    0: "Acoustic Grand Piano", 4: "Electric Piano", 24: "Nylon Guitar", 26: "Jazz Guitar",
+    32: "Acoustic Bass", 33: "Electric Bass", 56: "Trumpet", 57: "Trombone", 64: "Soprano Sax",
+    65: "Alto Sax", 66: "Tenor Sax", 67: "Baritone Sax", 73: "Flute", 11: "Vibraphone",
+}  # fmt: skip
+#: Track names taken as the melody when a file has several tracks and none is named.
+MELODY_TRACK_NAMES = re.compile(r"\b(melody|solo|lead)\b", re.IGNORECASE)
+#: How accompaniment notes are grouped before naming a chord.
+CHORD_RESOLUTIONS = ("beat", "half", "bar")
+
+
+def program_name(program: int) -> str:
+    """A readable General MIDI instrument name for a program number 0..127."""
+    return GM_PROGRAMS.get(program, f"{GM_FAMILIES[program // 8]} (program {program})")
+
+
+@dataclass
+class Track:
+    """Every note of one MIDI track/channel or one MusicXML part.
+
+    Attributes:
+        index: position in the file's track list (what ``melody=2`` refers to).
+        name: the track or part name ("" if none).
+        instrument: a readable instrument name.
+        is_drum: True for MIDI channel 10 and unpitched percussion parts.
+        notes: ``(start_tick, end_tick, pitch)`` on the grid, from the file's start.
+    """
+
+    index: int
+    name: str
+    instrument: str
+    is_drum: bool
+    notes: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for error messages: index, name, instrument, note count."""
+        drum = ", drums" if self.is_drum else ""
+        return f"{self.index}: {self.name or '(unnamed)'!r} ({self.instrument}{drum}, {len(self.notes)} notes)"
+
+
+@dataclass
+class ScoreData:
+    """What a file holds before a melody and chords are chosen.
+
+    Attributes:
+        path: the file read.
+        tracks: every track with notes (drums included).
+        bar_starts: grid tick of every bar line, then the end of the last bar;
+            the first may be negative when a pickup bar is padded to full length.
+        time_signature: (beats, beat unit) of the first bar.
+        tempo: quarter notes per minute (first tempo mark, else 120).
+        chord_marks: ``(tick, chord or None)``; None is a "no chord" mark.
+        dropped_notes: notes too short for the grid (grace notes).
+    """
+
+    path: Path
+    tracks: list[Track]
+    bar_starts: list[int]
+    time_signature: tuple[int, int]
+    tempo: float
+    chord_marks: list[tuple[int, Chord | None]]
+    dropped_notes: int = 0
+
+    @property
+    def end_tick(self) -> int:
+        """Grid tick where the last bar ends."""
+        return self.bar_starts[-1]
+
+    def bar_number(self, tick: int) -> int:
+        """1-based bar number holding a tick (for messages)."""
+        number = 1
+        for i, start in enumerate(self.bar_starts[:-1]):
+            if start <= tick:
+                number = i + 1
+        return number
+
+
+def _bar_lines(changes: list[tuple[int, int, int]], end_tick: int) -> list[int]:
+    """Bar lines from time-signature changes ``(tick, beats, unit)`` up to ``end_tick``."""
+    changes = sorted(changes) or [(0, 4, 4)]
+    if changes[0][0] > 0:
+        changes.insert(0, (0, 4, 4))
+    starts: list[int] = []
+    tick = 0
+    for i, (change_tick, beats, unit) in enumerate(changes):
+        tick = max(tick, change_tick)
+        bar = max(1, beats * 4 * TICKS_PER_QUARTER // unit)
+        stop = changes[i + 1][0] if i + 1 < len(changes) else max(end_tick, tick + 1)
+        while tick < stop:
+            starts.append(tick)
+            tick += bar
+    starts.append(tick)
+    return starts
+
+
+def _parse_chord_mark(text: str, path: Path, bar: int) -> Chord | None:
+    if text.strip().upper() in ("N.C.", "NC", "N.C"):
+        return None
+    try:
+        return parse_chord(text)
+    except ChordError as exc:
+        raise ChordError(f"{path.name}, bar {bar}: {exc}") from None
+
+
+def read_midi(path: Path) -> ScoreData:
+    """Read a standard MIDI file (type 0 or 1) into tracks, bar lines and chord marks.
+
+    Each (track, channel) pair with notes becomes one :class:`Track`, so a
+    type-0 file with a whole band on one track is split by channel.
+
+    Raises:
+        CorpusError: the file is not a readable MIDI file or holds no notes.
+        ChordError: a chord track holds text that is no chord symbol.
+    """
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CorpusError(
+            f"{path} is not a readable MIDI file ({type(exc).__name__}: {exc}). "
+            "Check that it is a complete standard MIDI file (.mid), not renamed text or audio."
+        ) from None
+    if midi.type == 2:
+        raise CorpusError(f"{path} is a type-2 (multi-song) MIDI file; save it as type 0 or 1.")
+    per_quarter = midi.ticks_per_beat or 480
+
+    def grid(tick: int) -> int:
+        return round(tick * TICKS_PER_QUARTER / per_quarter)
+
+    signatures: list[tuple[int, int, int]] = []
+    tempo = 0.0
+    marks: list[tuple[int, str]] = []
+    tracks: list[Track] = []
+    dropped = 0
+    end_tick = 0
+    for track in midi.tracks:
+        name = ""
+        programs: dict[int, int] = {}
+        notes: dict[int, list[tuple[int, int, int]]] = {}
+        sounding: dict[tuple[int, int], list[int]] = {}
+        tick = 0
+        texts: list[tuple[int, str]] = []
+        for message in track:
+            tick += message.time
+            kind = message.type
+            if kind == "track_name" and not name:
+                name = message.name.strip()
+            elif kind == "time_signature":
+                signatures.append((grid(tick), message.numerator, message.denominator))
+            elif kind == "set_tempo" and not tempo:
+                tempo = round(mido.tempo2bpm(message.tempo), 2)
+            elif kind in ("text", "marker", "lyrics", "cue_marker"):
+                texts.append((grid(tick), message.text))
+            elif kind == "program_change":
+                programs.setdefault(message.channel, message.program)
+            elif kind == "note_on" and message.velocity > 0:
+                sounding.setdefault((message.channel, message.note), []).append(tick)
+            elif kind in ("note_off", "note_on"):
+                starts = sounding.get((message.channel, message.note))
+                if starts:
+                    start = starts.pop(0)
+                    notes.setdefault(message.channel, []).append(
+                        (grid(start), grid(tick), message.note)
+                    )
+        for (channel, pitch), starts in sounding.items():  # notes never released
+            for start in starts:
+                notes.setdefault(channel, []).append((grid(start), grid(tick), pitch))
+        if "chord" in name.lower():
+            marks.extend(texts)
+        for channel in sorted(notes):
+            kept = [(s, e, p) for s, e, p in sorted(notes[channel]) if e > s]
+            dropped += len(notes[channel]) - len(kept)
+            if not kept:
+                continue
+            end_tick = max(end_tick, max(e for _, e, _ in kept))
+            is_drum = channel == DRUM_CHANNEL
+            instrument = "Drums" if is_drum else program_name(programs.get(channel, 0))
+            label = name if len(notes) == 1 or not name else f"{name} (channel {channel + 1})"
+            tracks.append(Track(len(tracks), label, instrument, is_drum, kept))
+    if not tracks:
+        raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
+    end_tick = max([end_tick] + [t for t, _ in marks])
+    bar_starts = _bar_lines(signatures, end_tick)
+    data = ScoreData(
+        path=path,
+        tracks=tracks,
+        bar_starts=bar_starts,
+        time_signature=(sorted(signatures)[0][1:] if signatures else (4, 4)),  # type: ignore[arg-type]
+        tempo=tempo or 120.0,
+        chord_marks=[],
+        dropped_notes=dropped,
+    )
+    data.chord_marks = [(t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)]
+    return data
+
+
+#: music21 chord kinds and how a lead sheet writes them.
+_MUSIC21_KINDS = {
+    "major": "", "minor": "m", "augmented": "+", "diminished": "o", "dominant-seventh": "7",
+    "major-seventh": "maj7", "minor-major-seventh": "m(maj7)", "minor-seventh": "m7",
+    "augmented-seventh": "+7", "half-diminished-seventh": "m7b5", "diminished-seventh": "o7",
+    "seventh-flat-five": "7b5", "major-sixth": "6", "minor-sixth": "m6", "major-ninth": "maj9",
+    "dominant-ninth": "9", "minor-ninth": "m9", "dominant-11th": "11", "minor-11th": "m11",
+    "major-13th": "maj13", "dominant-13th": "13", "minor-13th": "m13", "suspended-second": "sus2",
+    "suspended-fourth": "sus4", "suspended-fourth-seventh": "7sus4", "power": "5",
+}  # fmt: skip
+
+
+def chord_from_music21(symbol: object) -> Chord | None:
+    """Our :class:`Chord` for a ``music21.harmony.ChordSymbol`` (None for N.C.)."""
+    from music21 import harmony
+
+    if isinstance(symbol, harmony.NoChord) or symbol.root() is None:  # type: ignore[attr-defined]
+        return None
+    root = symbol.root().name.replace("-", "b")  # type: ignore[attr-defined]
+    suffix = _MUSIC21_KINDS.get(symbol.chordKind)  # type: ignore[attr-defined]
+    if suffix is None:
+        pcs = {p.pitchClass for p in symbol.pitches}  # type: ignore[attr-defined]
+        named = name_chord(pcs, bass=symbol.root().pitchClass)  # type: ignore[attr-defined]
+        return named
+    for modification in getattr(symbol, "chordStepModifications", []):
+        degree = modification.degree
+        shift = int(modification.interval.semitones) if modification.interval else 0
+        accidental = {-1: "b", 1: "#"}.get(shift, "")
+        if modification.modType == "add":
+            suffix += f"add{degree}" if not accidental else f"{accidental}{degree}"
+        elif modification.modType == "alter" and accidental:
+            suffix += f"{accidental}{degree}"
+    bass = symbol.bass()  # type: ignore[attr-defined]
+    slash = ""
+    if bass is not None and bass.pitchClass != symbol.root().pitchClass:  # type: ignore[attr-defined]
+        slash = "/" + bass.name.replace("-", "b")
+    try:
+        return parse_chord(root + suffix + slash)
+    except ChordError:
+        return parse_chord(root + _MUSIC21_KINDS.get(symbol.chordKind, "") + slash)  # type: ignore[attr-defined]
+
+
+def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
+    """Read MusicXML (or an already parsed music21 score) into tracks and chord marks.
+
+    Raises:
+        CorpusError: the file cannot be parsed or holds no notes.
+    """
+    from music21 import converter, harmony, meter, percussion, stream, tempo
+    from music21 import note as m21note
+
+    path = Path(path)
+    score = parsed
+    if score is None:
+        try:
+            score = converter.parse(str(path), format="musicxml")
+        except Exception as exc:  # music21 raises many types for bad XML; none may escape
+            raise CorpusError(
+                f"{path} is not a readable MusicXML file ({type(exc).__name__}: {exc})."
+            ) from None
+    if isinstance(score, stream.Opus):
+        score = score.scores[0]
+    parts = list(score.parts) if isinstance(score, stream.Score) else [score]  # type: ignore[attr-defined]
+    if not parts:
+        raise CorpusError(f"{path} holds no parts.")
+
+    def grid(offset: float) -> int:
+        return round(float(offset) * TICKS_PER_QUARTER)
+
+    tracks: list[Track] = []
+    dropped = 0
+    for part in parts:
+        flat = part.flatten().stripTies()
+        notes: list[tuple[int, int, int]] = []
+        drum = False
+        for element in flat.notes:
+            if isinstance(element, harmony.ChordSymbol):
+                continue
+            if isinstance(element, m21note.Unpitched | percussion.PercussionChord):
+                drum = True
+                continue
+            pitches = element.pitches
+            start = grid(element.offset)
+            end = grid(element.offset + element.quarterLength)
+            if end <= start:
+                dropped += len(pitches)
+                continue
+            notes.extend((start, end, p.midi) for p in pitches)
+        if not notes:
+            continue
+        instrument = part.getInstrument(returnDefault=True)
+        tracks.append(
+            Track(
+                index=len(tracks),
+                name=(part.partName or instrument.instrumentName or "").strip(),
+                instrument=instrument.instrumentName or "Instrument",
+                is_drum=drum,
+                notes=sorted(notes),
+            )
+        )
+    if not tracks:
+        raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
+
+    measures = list(parts[0].getElementsByClass(stream.Measure))
+    signature = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
+    beats, unit = (signature.numerator, signature.denominator) if signature else (4, 4)
+    bar = beats * 4 * TICKS_PER_QUARTER // unit
+    end = max(e for t in tracks for _, e, _ in t.notes)
+    if measures:
+        starts = [grid(m.offset) for m in measures]
+        first = measures[0]
+        if first.duration.quarterLength < first.barDuration.quarterLength:  # a pickup bar
+            starts[0] = starts[0] + grid(first.duration.quarterLength) - grid(
+                first.barDuration.quarterLength
+            )
+        bar_starts = [*starts, max(end, starts[-1] + grid(measures[-1].duration.quarterLength))]
+    else:
+        bar_starts = _bar_lines([(0, beats, unit)], end)
+    mark = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
+    qpm = float(mark.getQuarterBPM()) if mark is not None and mark.number else 120.0
+    chord_marks = [
+        (grid(cs.getOffsetInHierarchy(score)), chord_from_music21(cs))
+        for cs in score.recurse().getElementsByClass(harmony.ChordSymbol)
+    ]
+    return ScoreData(
+        path=path,
+        tracks=tracks,
+        bar_starts=bar_starts,
+        time_signature=(beats, unit),
+        tempo=qpm,
+        chord_marks=sorted(chord_marks, key=lambda m: m[0]),
+        dropped_notes=dropped,
+    )
+
+
+def read_score(path: str | Path) -> ScoreData:
+    """Read a MIDI or MusicXML file, or a music21 corpus work named ``"music21:<name>"``.
+
+    Raises:
+        CorpusError: missing, empty, unsupported or unreadable file.
+    """
+    text = str(path)
+    if text.startswith("music21:"):
+        return _read_music21_corpus(text[len("music21:"):])
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CorpusError(f"{path} does not exist. Check the path (it is relative to {Path.cwd()}).")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a folder; read_score takes one file (load_music_utils takes folders).")
+    suffix = path.suffix.lower()
+    if suffix not in MIDI_SUFFIXES + MUSICXML_SUFFIXES:
+        raise CorpusError(
+            f"{path} has the suffix {suffix!r}; give a MIDI file ({', '.join(MIDI_SUFFIXES)}) "
+            f"or MusicXML ({', '.join(MUSICXML_SUFFIXES)})."
+        )
+    if path.stat().st_size == 0:
+        raise CorpusError(f"{path} is empty (0 bytes).")
+    return read_midi(path) if suffix in MIDI_SUFFIXES else read_musicxml(path)
+
+
+def _read_music21_corpus(name: str) -> ScoreData:
+    from music21 import corpus
+
+    try:
+        found = corpus.getWork(name)
+    except Exception:  # music21 raises CorpusException and others for unknown names
+        found = None
+    if not found:
+        raise CorpusError(
+            f"music21 ships no work named {name!r}; try 'music21:leadSheet/fosterBrownHair'."
+        )
+    path = Path(found[0] if isinstance(found, list) else found)
+    return read_musicxml(path)
+
+
+def _resolve_track(data: ScoreData, selector: int | str, role: str) -> Track:
+    listing = "\n  ".join(t.describe() for t in data.tracks)
+    if isinstance(selector, bool) or not isinstance(selector, int | str):
+        raise CorpusError(f"{role} must be a track index or name, not {selector!r}.")
+    if isinstance(selector, int):
+        if 0 <= selector < len(data.tracks):
+            return data.tracks[selector]
+        raise CorpusError(
+            f"{data.path.name} has no track {selector} ({role}). Its tracks:\n  {listing}"
+        )
+    wanted = selector.strip().lower()
+    exact = [t for t in data.tracks if wanted in (t.name.lower(), t.instrument.lower())]
+    matches = exact or [
+        t for t in data.tracks if wanted in t.name.lower() or wanted in t.instrument.lower()
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    problem = "matches several tracks" if matches else "matches no track"
+    raise CorpusError(
+        f"{role} {selector!r} {problem} of {data.path.name}; use a track index. Its tracks:\n  {listing}"
+    )
+
+
+def _choose_melody(data: ScoreData, melody: int | str | None) -> Track:
+    if melody is not None:
+        return _resolve_track(data, melody, "melody")
+    pitched = [t for t in data.tracks if not t.is_drum]
+    if len(pitched) == 1:
+        return pitched[0]
+    named = [t for t in pitched if MELODY_TRACK_NAMES.search(t.name)]
+    if len(named) == 1:
+        return named[0]
+    listing = "\n  ".join(t.describe() for t in data.tracks)
+    raise CorpusError(
+        f"{data.path.name} has {len(pitched)} pitched tracks; say which one is the melody, "
+        f"e.g. melody=1 or melody='Tenor Sax'. Its tracks:\n  {listing}"
+    )
+
+
+def top_line(notes: Sequence[tuple[int, int, int]]) -> tuple[list[tuple[int, int, int]], int]:
+    """Reduce notes to a monophonic line.
+
+    Of notes starting together the highest is kept; a note is cut short where
+    the next one starts.
+
+    Returns:
+        ``(line, dropped)``: the line's ``(start, end, pitch)`` and how many notes were left out.
+    """
+    by_start: dict[int, tuple[int, int, int]] = {}
+    for start, end, pitch in notes:
+        if start not in by_start or pitch > by_start[start][2]:
+            by_start[start] = (start, end, pitch)
+    line = [by_start[s] for s in sorted(by_start)]
+    result = []
+    for i, (start, end, pitch) in enumerate(line):
+        if i + 1 < len(line):
+            end = min(end, line[i + 1][0])
+        result.append((start, end, pitch))
+    return result, len(notes) - len(result)
+
+
+def _chords_from_marks(data: ScoreData) -> list[tuple[int, Chord]]:
+    """Chord changes ``(tick, chord)``: N.C. keeps the previous chord."""
+    changes: list[tuple[int, Chord]] = []
+    for tick, chord in data.chord_marks:
+        if chord is not None and (not changes or changes[-1][1] != chord):
+            changes.append((tick, chord))
+    return changes
+
+
+def _chords_from_accompaniment(
+    data: ScoreData, tracks: list[Track], start: int, end: int, resolution: str
+) -> list[tuple[int, Chord]]:
+    """Name the chord of each beat, half bar or bar from the accompaniment's notes."""
+    beats, unit = data.time_signature
+    beat = 4 * TICKS_PER_QUARTER // unit
+    bar = beats * beat
+    step = {"beat": beat, "half": max(beat, bar // 2), "bar": bar}[resolution]
+    notes = sorted(n for t in tracks for n in t.notes)
+    changes: list[tuple[int, Chord]] = []
+    for bar_index, bar_start in enumerate(data.bar_starts[:-1]):
+        bar_end = data.bar_starts[bar_index + 1]
+        if bar_end <= start or bar_start >= end:
+            continue
+        for seg in range(bar_start, bar_end, step):
+            seg_end = min(seg + step, bar_end)
+            sounding = [(s, e, p) for s, e, p in notes if s < seg_end and e > seg]
+            if not sounding:
+                continue
+            bass = min(sounding, key=lambda n: n[2])[2] % 12
+            chord = name_chord({p % 12 for _, _, p in sounding}, bass=bass)
+            if not changes or changes[-1][1] != chord:
+                changes.append((seg, chord))
+    return changes
+
+
+def _measures(
+    data: ScoreData, line: list[tuple[int, int, int]], changes: list[tuple[int, Chord]],
+    start: int, end: int,
+) -> list[Measure]:
+    """Cut the melody line and the chord changes into the bars overlapping [start, end)."""
+    measures = []
+    for i, bar_start in enumerate(data.bar_starts[:-1]):
+        bar_end = data.bar_starts[i + 1]
+        if bar_end <= start or bar_start >= end:
+            continue
+        notes = []
+        for s, e, p in line:
+            s2, e2 = max(s, bar_start, start), min(e, bar_end, end)
+            if start <= s < end and e2 > s2:  # notes begun before the window are left out
+                notes.append(Note(from_ticks(s2 - bar_start), from_ticks(e2 - s2), p))
+        bounds = sorted({bar_start} | {t for t, _ in changes if bar_start < t < bar_end})
+        spans: list[ChordSpan] = []
+        for j, t in enumerate(bounds):
+            t_end = bounds[j + 1] if j + 1 < len(bounds) else bar_end
+            chord = _chord_at(changes, t)
+            if spans and spans[-1].chord == chord:
+                last = spans.pop()
+                spans.append(ChordSpan(last.offset, from_ticks(t_end - bar_start) - last.offset, chord))
+            else:
+                spans.append(ChordSpan(from_ticks(t - bar_start), from_ticks(t_end - t), chord))
+        measures.append(
+            Measure(length=from_ticks(bar_end - bar_start), chords=tuple(spans), notes=tuple(notes))
+        )
+    return measures
+
+
+def _chord_at(changes: list[tuple[int, Chord]], tick: int) -> Chord:
+    current = changes[0][1]
+    for t, chord in changes:
+        if t <= tick:
+            current = chord
+        else:
+            break
+    return current
+
+
+def read_piece(
+    source: str | Path | ScoreData,
+    melody: int | str | None = None,
+    accompaniment: Sequence[int | str] | int | str | None = None,
+    window: tuple[float, float] | None = None,
+    chord_resolution: str = "beat",
+) -> Piece:
+    """Read a file into a monophonic melody over its chords, measure by measure.
+
+    Args:
+        source: a MIDI or MusicXML path, ``"music21:<corpus work>"``, or data from
+            :func:`read_score`.
+        melody: the melody track, by index or by (part of) its track or instrument
+            name; may be omitted when the file has one pitched track, or one named
+            melody/solo/lead.
+        accompaniment: tracks whose notes give the chords when the file has no chord
+            symbols (ignored when it has them).
+        window: ``(start, end)`` in quarter notes from the start of the file; the bars
+            overlapping it are read and notes starting outside it are left out. Bars
+            119-137 of a 4/4 file are ``window=(472, 548)``.
+        chord_resolution: ``"beat"``, ``"half"`` or ``"bar"``: how finely accompaniment
+            notes are named as chords.
+
+    Returns:
+        A :class:`Piece`; ``piece.dropped_notes`` counts notes left out to make the
+        melody monophonic (and grace notes too short for the grid).
+
+    Raises:
+        CorpusError: unreadable file, no notes, unknown track, no chord information,
+            a window outside the piece.
+        ChordError: an unknown chord symbol in the file.
+    """
+    data = source if isinstance(source, ScoreData) else read_score(source)
+    if chord_resolution not in CHORD_RESOLUTIONS:
+        raise CorpusError(f"chord_resolution must be one of {CHORD_RESOLUTIONS}, not {chord_resolution!r}.")
+    melody_track = _choose_melody(data, melody)
+    if melody_track.is_drum:
+        raise CorpusError(f"Track {melody_track.describe()} is a drum track; choose a pitched melody.")
+    piece_start, piece_end = data.bar_starts[0], data.end_tick
+    if window is None:
+        start, end = piece_start, piece_end
+    else:
+        try:
+            w_start, w_end = (float(w) for w in window)
+        except (TypeError, ValueError):
+            raise CorpusError(f"window must be (start, end) in quarter notes, not {window!r}.") from None
+        start, end = round(w_start * TICKS_PER_QUARTER), round(w_end * TICKS_PER_QUARTER)
+        if not (piece_start <= start < end) or start >= piece_end:
+            raise CorpusError(
+                f"window {window!r} lies outside {data.path.name}, which spans quarter notes "
+                f"{from_ticks(piece_start):g} to {from_ticks(piece_end):g}; give (start, end) "
+                "with start < end inside that range."
+            )
+        end = min(end, piece_end)
+    line, dropped = top_line(melody_track.notes)
+    if not any(start <= s < end for s, _, _ in line):
+        raise CorpusError(
+            f"The melody track {melody_track.describe()} of {data.path.name} has no notes "
+            f"between quarter notes {from_ticks(start):g} and {from_ticks(end):g}."
+        )
+
+    changes = _chords_from_marks(data)
+    if not changes:
+        if accompaniment is None:
+            listing = "\n  ".join(t.describe() for t in data.tracks)
+            raise CorpusError(
+                f"{data.path.name} has no chord symbols; name the tracks that play the chords, "
+                f"e.g. accompaniment=['Piano'] or accompaniment=[2]. Its tracks:\n  {listing}"
+            )
+        selectors = [accompaniment] if isinstance(accompaniment, int | str) else list(accompaniment)
+        tracks = [_resolve_track(data, s, "accompaniment") for s in selectors]
+        if melody_track in tracks:
+            raise CorpusError(f"Track {melody_track.describe()} cannot be melody and accompaniment.")
+        changes = _chords_from_accompaniment(
+            data, [t for t in tracks if not t.is_drum], start, end, chord_resolution
+        )
+        if not changes:
+            raise CorpusError(
+                f"The accompaniment tracks {selectors!r} of {data.path.name} play no pitched "
+                "notes in the chosen window, so no chords can be named."
+            )
+    measures = _measures(data, line, changes, start, end)
+    return Piece(
+        measures=tuple(measures),
+        time_signature=data.time_signature,
+        tempo=data.tempo,
+        name=data.path.stem,
+        source=str(data.path),
+        dropped_notes=dropped + data.dropped_notes,
+        metadata={"melody_track": melody_track.describe()},
+    )

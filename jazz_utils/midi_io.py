@@ -1,0 +1,192 @@
+"""Write solos and chord progressions as standard MIDI files (with mido).
+
+The file layout is what :mod:`jazz_utils.corpus` reads back without options:
+
+* a conductor track with the tempo and time signature;
+* a track named "Melody" holding the solo on channel 1;
+* a track named "Chords" holding each chord symbol as a MIDI text event at the
+  chord's start and, unless ``comping=False``, the chord as a sustained block
+  voicing on channel 2;
+* any further parts (for example a backing band) passed as :class:`MidiPart`.
+
+Everything is written at ``PPQ`` ticks per quarter note, a multiple of the grid
+of :mod:`jazz_utils.piece`, so written times are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jazz_utils.errors import MidiWriteError
+from jazz_utils.piece import Piece, Progression
+
+#: MIDI ticks per quarter note in written files.
+PPQ = 480
+#: General MIDI programs of the solo instruments a learner can pick.
+SOLO_INSTRUMENTS = {
+    "tenor sax": 66,
+    "alto sax": 65,
+    "trumpet": 56,
+    "guitar": 26,
+    "piano": 0,
+    "vibraphone": 11,
+}
+#: Lowest pitch of a block-chord voicing in the "Chords" track (E3).
+VOICING_FLOOR = 52
+
+
+@dataclass
+class MidiPart:
+    """One track of a MIDI file.
+
+    Attributes:
+        name: the track name.
+        channel: MIDI channel 0..15 (9 is drums).
+        program: General MIDI program 0..127.
+        notes: ``(start, duration, pitch, velocity)``, times in quarter notes from
+            the start of the piece.
+        texts: ``(time, text)`` text events (e.g. chord symbols).
+    """
+
+    name: str
+    channel: int
+    program: int
+    notes: list[tuple[float, float, int, int]] = field(default_factory=list)
+    texts: list[tuple[float, str]] = field(default_factory=list)
+
+
+def solo_part(piece: Piece, instrument: str = "tenor sax") -> MidiPart:
+    """The melody of a piece as the "Melody" part."""
+    key = instrument.strip().lower()
+    if key not in SOLO_INSTRUMENTS:
+        raise MidiWriteError(
+            f"Unknown solo instrument {instrument!r}; choose one of {', '.join(SOLO_INSTRUMENTS)}."
+        )
+    notes = [(n.offset, n.duration, n.pitch, n.velocity) for n in piece.notes_absolute()]
+    return MidiPart("Melody", 0, SOLO_INSTRUMENTS[key], notes)
+
+
+def block_voicing(pitch_classes: Sequence[int], floor: int = VOICING_FLOOR) -> list[int]:
+    """Stack pitch classes upwards from ``floor``, each once, in the given order."""
+    pitches: list[int] = []
+    for pc in pitch_classes:
+        pitch = floor + (pc - floor) % 12
+        while pitches and pitch <= pitches[-1]:
+            pitch += 12
+        pitches.append(pitch)
+    return pitches
+
+
+def chords_part(progression: Progression, comping: bool = True) -> MidiPart:
+    """The chord symbols as text events, and block chords when ``comping``."""
+    part = MidiPart("Chords", 1, 0)
+    start = 0.0
+    for measure in progression:
+        for span in measure.chords:
+            time = start + span.offset
+            part.texts.append((time, span.chord.symbol))
+            if comping:
+                order = sorted(span.chord.intervals, key=lambda i: (i not in (0, 3, 4, 10, 11), i))
+                pcs = [(span.chord.root + i) % 12 for i in order]
+                for pitch in block_voicing(pcs):
+                    part.notes.append((time, span.duration, pitch, 56))
+        start += measure.length
+    return part
+
+
+def write_parts(
+    parts: Sequence[MidiPart],
+    path: str | Path,
+    tempo: float = 120.0,
+    time_signature: tuple[int, int] = (4, 4),
+) -> Path:
+    """Write parts as a type-1 MIDI file.
+
+    Args:
+        parts: the tracks, written in order after the conductor track.
+        path: where to write; parent folders are created.
+        tempo: quarter notes per minute.
+        time_signature: (beats, unit).
+
+    Returns:
+        The path written.
+
+    Raises:
+        MidiWriteError: bad tempo, channel, program, pitch, velocity or duration.
+    """
+    import mido
+
+    if not 10 <= tempo <= 400:
+        raise MidiWriteError(f"tempo must be 10..400 quarter notes per minute, not {tempo}.")
+    midi = mido.MidiFile(type=1, ticks_per_beat=PPQ)
+    conductor = mido.MidiTrack()
+    conductor.append(mido.MetaMessage("track_name", name="Conductor", time=0))
+    conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
+    conductor.append(
+        mido.MetaMessage(
+            "time_signature", numerator=time_signature[0], denominator=time_signature[1], time=0
+        )
+    )
+    midi.tracks.append(conductor)
+    for part in parts:
+        midi.tracks.append(_track(part))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.save(str(path))
+    return path
+
+
+def _track(part: MidiPart) -> object:
+    import mido
+
+    if not 0 <= part.channel <= 15 or not 0 <= part.program <= 127:
+        raise MidiWriteError(f"Part {part.name!r}: channel 0..15 and program 0..127 are required.")
+    events: list[tuple[int, int, object]] = []  # (tick, order, message); offs sort before ons
+    for time, text in part.texts:
+        events.append((round(time * PPQ), 0, mido.MetaMessage("text", text=text)))
+    for start, duration, pitch, velocity in part.notes:
+        if duration <= 0 or not 0 <= pitch <= 127 or not 1 <= velocity <= 127:
+            raise MidiWriteError(
+                f"Part {part.name!r}: note {(start, duration, pitch, velocity)} needs duration > 0, "
+                "pitch 0..127 and velocity 1..127."
+            )
+        on, off = round(start * PPQ), round((start + duration) * PPQ)
+        events.append((on, 2, mido.Message("note_on", channel=part.channel, note=pitch, velocity=velocity)))
+        events.append((off, 1, mido.Message("note_off", channel=part.channel, note=pitch, velocity=0)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=part.name, time=0))
+    if part.channel != 9:
+        track.append(mido.Message("program_change", channel=part.channel, program=part.program, time=0))
+    now = 0
+    for tick, _order, message in events:
+        track.append(message.copy(time=tick - now))  # type: ignore[attr-defined]
+        now = tick
+    return track
+
+
+def write_midi(
+    piece: Piece,
+    path: str | Path,
+    tempo: float | None = None,
+    instrument: str = "tenor sax",
+    comping: bool = True,
+    extra_parts: Sequence[MidiPart] = (),
+) -> Path:
+    """Write a solo over its chords as a MIDI file.
+
+    Args:
+        piece: the solo (its measures' chords become the "Chords" track).
+        path: the ``.mid`` file to write.
+        tempo: quarter notes per minute; the piece's own tempo by default.
+        instrument: solo instrument, one of :data:`SOLO_INSTRUMENTS`.
+        comping: also sound the chords as block voicings.
+        extra_parts: further tracks, e.g. a backing band.
+
+    Returns:
+        The path written. ``read_piece(path)`` gives back the same notes and chords.
+    """
+    parts = [solo_part(piece, instrument), chords_part(piece.progression, comping), *extra_parts]
+    return write_parts(parts, path, tempo or piece.tempo, piece.time_signature)
