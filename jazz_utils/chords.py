@@ -9,9 +9,9 @@ Accepted spellings (root, then quality, then alterations, then ``/bass``):
 
 ======================  ==========================================
 root                    ``C D E F G A B`` with ``b``/``#`` (or ♭/♯), e.g. ``Bb``, ``F#``
-major                   ``C``, ``C6``, ``C6/9``, ``C69``, ``Cmaj7``, ``CM7``, ``C^7``, ``CΔ``, ``Cmaj9``
-minor                   ``Cm``, ``C-``, ``Cmin``, ``Cm6``, ``Cm7``, ``C-7``, ``Cm9``, ``Cm11``, ``Cm(maj7)``
-dominant                ``C7``, ``C9``, ``C11``, ``C13``, ``C7b9``, ``C7#9``, ``C7#11``, ``C7b13``, ``C7alt``
+major                   ``C``, ``C6``, ``C6/9``, ``Cmaj7``, ``CM7``, ``C^7``, ``CΔ``, ``Cmaj9``
+minor                   ``Cm``, ``C-``, ``Cmin``, ``Cm6``, ``Cm7``, ``C-7``, ``Cm9``, ``Cm(maj7)``
+dominant                ``C7``, ``C9``, ``C13``, ``C7b9``, ``C7#9``, ``C7#11``, ``C7b13``, ``C7alt``
 half-diminished         ``Cm7b5``, ``C-7b5``, ``Cø``, ``Cø7``, ``Ch``, ``Ch7``
 diminished              ``Co``, ``Cdim``, ``C°`` (triad), ``Co7``, ``Cdim7``, ``C°7``
 augmented, suspended    ``C+``, ``Caug``, ``C7#5``, ``C+7``, ``Csus4``, ``Csus2``, ``C7sus4``
@@ -26,6 +26,7 @@ share it evenly, and ``%`` repeats the previous bar::
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,15 +44,36 @@ _ROOT = re.compile(r"^([A-Ga-g])((?:bb|##|b|#|♭|♯)?)")
 
 # Quality prefixes, longest first, and the chord family each one starts.
 _QUALITY_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("m(maj7)", "minmaj"), ("min(maj7)", "minmaj"), ("-(maj7)", "minmaj"), ("m(ma7)", "minmaj"),
-    ("mmaj7", "minmaj"), ("minmaj7", "minmaj"), ("-maj7", "minmaj"), ("mM7", "minmaj"),
-    ("m^7", "minmaj"), ("-^7", "minmaj"), ("-Δ7", "minmaj"), ("mΔ7", "minmaj"),
-    ("maj", "maj"), ("Maj", "maj"), ("MAJ", "maj"), ("ma", "maj"), ("M", "maj"),
-    ("^", "maj"), ("Δ", "maj"),
-    ("min", "min"), ("mi", "min"), ("m", "min"), ("-", "min"),
-    ("ø", "halfdim"), ("h", "halfdim"),
-    ("dim", "dim"), ("o", "dim"), ("°", "dim"),
-    ("aug", "aug"), ("+", "aug"),
+    ("m(maj7)", "minmaj"),
+    ("min(maj7)", "minmaj"),
+    ("-(maj7)", "minmaj"),
+    ("m(ma7)", "minmaj"),
+    ("mmaj7", "minmaj"),
+    ("minmaj7", "minmaj"),
+    ("-maj7", "minmaj"),
+    ("mM7", "minmaj"),
+    ("m^7", "minmaj"),
+    ("-^7", "minmaj"),
+    ("-Δ7", "minmaj"),
+    ("mΔ7", "minmaj"),
+    ("maj", "maj"),
+    ("Maj", "maj"),
+    ("MAJ", "maj"),
+    ("ma", "maj"),
+    ("M", "maj"),
+    ("^", "maj"),
+    ("Δ", "maj"),
+    ("min", "min"),
+    ("mi", "min"),
+    ("m", "min"),
+    ("-", "min"),
+    ("ø", "halfdim"),
+    ("h", "halfdim"),
+    ("dim", "dim"),
+    ("o", "dim"),
+    ("°", "dim"),
+    ("aug", "aug"),
+    ("+", "aug"),
 )
 
 # Interval sets (semitones above the root) for each canonical quality.
@@ -131,7 +153,7 @@ class Chord:
             return name[0] + name[1:].replace("b", "-").replace("♭", "-").replace("♯", "#")
 
         head, _, bass = self.symbol.partition("/")
-        body = head[len(self.root_name):]
+        body = head[len(self.root_name) :]
         figure = m21(self.root_name) + body
         return figure + ("/" + m21(bass) if bass else "")
 
@@ -147,7 +169,7 @@ def _parse_root(text: str) -> tuple[int, str, str]:
     accidentals = match.group(2)
     pc = NATURALS[letter] + sum(_ACCIDENTALS[a] for a in accidentals)
     spelled = letter + accidentals.replace("♭", "b").replace("♯", "#")
-    return pc % 12, spelled, text[match.end():]
+    return pc % 12, spelled, text[match.end() :]
 
 
 def _split_bass(rest: str) -> tuple[str, str | None]:
@@ -171,7 +193,7 @@ def _take_quality(text: str) -> tuple[str, str, bool]:
     """Split the quality prefix off: (family, rest, major seventh written)."""
     for prefix, family in _QUALITY_PREFIXES:
         if text.startswith(prefix):
-            rest = text[len(prefix):]
+            rest = text[len(prefix) :]
             if family == "minmaj":
                 return family, rest, True
             major_seventh = family == "maj"
@@ -285,6 +307,7 @@ def _scale_for(family: str, tones: tuple[int, ...], altered: bool) -> tuple[int,
     return tuple(sorted(scale))
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_chord(symbol: str) -> Chord:
     """Parse one chord symbol.
 
@@ -389,9 +412,12 @@ def name_chord(pitch_classes: set[int] | frozenset[int], bass: int | None = None
 _BAR_SPLIT = re.compile(r"\|+")
 
 
-def parse_progression(
-    text: str, time_signature: tuple[int, int] = (4, 4)
-) -> Progression:
+def _short(text: str, limit: int = 60) -> str:
+    """Quote text for a message, shortened to about ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def parse_progression(text: str, time_signature: tuple[int, int] = (4, 4)) -> Progression:
     """Read a chord progression written as bars separated by ``|``.
 
     Args:
@@ -417,7 +443,7 @@ def parse_progression(
         bars = bars[:-1]
     if not bars:
         raise ChordError(
-            f"The progression {text!r} has no bars: write chords between '|', "
+            f"The progression {_short(text)} has no bars: write chords between '|', "
             "e.g. '| Dm7 G7 | Cmaj7 |'."
         )
     measures: list[Measure] = []
@@ -425,12 +451,12 @@ def parse_progression(
         symbols = bar.split()
         if not symbols:
             raise ChordError(
-                f"Bar {number} of the progression {text!r} is empty: every bar needs a chord "
-                "(use '%' to repeat the previous bar)."
+                f"Bar {number} of the progression {_short(text)} is empty: every bar needs a "
+                "chord (use '%' to repeat the previous bar)."
             )
         if symbols == ["%"]:
             if not measures:
-                raise ChordError(f"Bar 1 of {text!r} is '%', but there is no bar to repeat.")
+                raise ChordError(f"Bar 1 of {_short(text)} is '%', but there is no bar to repeat.")
             measures.append(measures[-1])
             continue
         spans = []
@@ -446,7 +472,9 @@ def parse_progression(
     return Progression(measures, time_signature)
 
 
-def as_progression(chords: Progression | str, time_signature: tuple[int, int] = (4, 4)) -> Progression:
+def as_progression(
+    chords: Progression | str, time_signature: tuple[int, int] = (4, 4)
+) -> Progression:
     """Accept a :class:`Progression` or progression text and return a ``Progression``."""
     if isinstance(chords, Progression):
         if len(chords) == 0:

@@ -85,7 +85,8 @@ class Track:
     def describe(self) -> str:
         """One line for error messages: index, name, instrument, note count."""
         drum = ", drums" if self.is_drum else ""
-        return f"{self.index}: {self.name or '(unnamed)'!r} ({self.instrument}{drum}, {len(self.notes)} notes)"
+        name = self.name or "(unnamed)"
+        return f"{self.index}: {name!r} ({self.instrument}{drum}, {len(self.notes)} notes)"
 
 
 @dataclass
@@ -241,7 +242,9 @@ def read_midi(path: Path) -> ScoreData:
         chord_marks=[],
         dropped_notes=dropped,
     )
-    data.chord_marks = [(t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)]
+    data.chord_marks = [
+        (t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)
+    ]
     return data
 
 
@@ -351,14 +354,15 @@ def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
     measures = list(parts[0].getElementsByClass(stream.Measure))
     signature = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
     beats, unit = (signature.numerator, signature.denominator) if signature else (4, 4)
-    bar = beats * 4 * TICKS_PER_QUARTER // unit
     end = max(e for t in tracks for _, e, _ in t.notes)
     if measures:
         starts = [grid(m.offset) for m in measures]
         first = measures[0]
         if first.duration.quarterLength < first.barDuration.quarterLength:  # a pickup bar
-            starts[0] = starts[0] + grid(first.duration.quarterLength) - grid(
-                first.barDuration.quarterLength
+            starts[0] = (
+                starts[0]
+                + grid(first.duration.quarterLength)
+                - grid(first.barDuration.quarterLength)
             )
         bar_starts = [*starts, max(end, starts[-1] + grid(measures[-1].duration.quarterLength))]
     else:
@@ -388,12 +392,16 @@ def read_score(path: str | Path) -> ScoreData:
     """
     text = str(path)
     if text.startswith("music21:"):
-        return _read_music21_corpus(text[len("music21:"):])
+        return _read_music21_corpus(text[len("music21:") :])
     path = Path(path).expanduser()
     if not path.exists():
-        raise CorpusError(f"{path} does not exist. Check the path (it is relative to {Path.cwd()}).")
+        raise CorpusError(
+            f"{path} does not exist. Check the path (it is relative to {Path.cwd()})."
+        )
     if path.is_dir():
-        raise CorpusError(f"{path} is a folder; read_score takes one file (load_music_utils takes folders).")
+        raise CorpusError(
+            f"{path} is a folder; read_score takes one file (load_music_utils takes folders)."
+        )
     suffix = path.suffix.lower()
     if suffix not in MIDI_SUFFIXES + MUSICXML_SUFFIXES:
         raise CorpusError(
@@ -439,7 +447,8 @@ def _resolve_track(data: ScoreData, selector: int | str, role: str) -> Track:
         return matches[0]
     problem = "matches several tracks" if matches else "matches no track"
     raise CorpusError(
-        f"{role} {selector!r} {problem} of {data.path.name}; use a track index. Its tracks:\n  {listing}"
+        f"{role} {selector!r} {problem} of {data.path.name}; use a track index. "
+        f"Its tracks:\n  {listing}"
     )
 
 
@@ -517,8 +526,11 @@ def _chords_from_accompaniment(
 
 
 def _measures(
-    data: ScoreData, line: list[tuple[int, int, int]], changes: list[tuple[int, Chord]],
-    start: int, end: int,
+    data: ScoreData,
+    line: list[tuple[int, int, int]],
+    changes: list[tuple[int, Chord]],
+    start: int,
+    end: int,
 ) -> list[Measure]:
     """Cut the melody line and the chord changes into the bars overlapping [start, end)."""
     measures = []
@@ -538,7 +550,9 @@ def _measures(
             chord = _chord_at(changes, t)
             if spans and spans[-1].chord == chord:
                 last = spans.pop()
-                spans.append(ChordSpan(last.offset, from_ticks(t_end - bar_start) - last.offset, chord))
+                spans.append(
+                    ChordSpan(last.offset, from_ticks(t_end - bar_start) - last.offset, chord)
+                )
             else:
                 spans.append(ChordSpan(from_ticks(t - bar_start), from_ticks(t_end - t), chord))
         measures.append(
@@ -591,10 +605,14 @@ def read_piece(
     """
     data = source if isinstance(source, ScoreData) else read_score(source)
     if chord_resolution not in CHORD_RESOLUTIONS:
-        raise CorpusError(f"chord_resolution must be one of {CHORD_RESOLUTIONS}, not {chord_resolution!r}.")
+        raise CorpusError(
+            f"chord_resolution must be one of {CHORD_RESOLUTIONS}, not {chord_resolution!r}."
+        )
     melody_track = _choose_melody(data, melody)
     if melody_track.is_drum:
-        raise CorpusError(f"Track {melody_track.describe()} is a drum track; choose a pitched melody.")
+        raise CorpusError(
+            f"Track {melody_track.describe()} is a drum track; choose a pitched melody."
+        )
     piece_start, piece_end = data.bar_starts[0], data.end_tick
     if window is None:
         start, end = piece_start, piece_end
@@ -602,7 +620,9 @@ def read_piece(
         try:
             w_start, w_end = (float(w) for w in window)
         except (TypeError, ValueError):
-            raise CorpusError(f"window must be (start, end) in quarter notes, not {window!r}.") from None
+            raise CorpusError(
+                f"window must be (start, end) in quarter notes, not {window!r}."
+            ) from None
         start, end = round(w_start * TICKS_PER_QUARTER), round(w_end * TICKS_PER_QUARTER)
         if not (piece_start <= start < end) or start >= piece_end:
             raise CorpusError(
@@ -629,7 +649,9 @@ def read_piece(
         selectors = [accompaniment] if isinstance(accompaniment, int | str) else list(accompaniment)
         tracks = [_resolve_track(data, s, "accompaniment") for s in selectors]
         if melody_track in tracks:
-            raise CorpusError(f"Track {melody_track.describe()} cannot be melody and accompaniment.")
+            raise CorpusError(
+                f"Track {melody_track.describe()} cannot be melody and accompaniment."
+            )
         changes = _chords_from_accompaniment(
             data, [t for t in tracks if not t.is_drum], start, end, chord_resolution
         )

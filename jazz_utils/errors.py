@@ -30,3 +30,7 @@ class GenerationError(JazzUtilsError, ValueError):
 
 class MidiWriteError(JazzUtilsError, ValueError):
     """A solo or progression that cannot be written as MIDI."""
+
+
+class RenderError(JazzUtilsError, ValueError):
+    """A solo, MIDI file or figure that cannot be rendered as audio or a picture."""

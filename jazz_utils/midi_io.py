@@ -149,17 +149,24 @@ def _track(part: MidiPart) -> object:
     for start, duration, pitch, velocity in part.notes:
         if duration <= 0 or not 0 <= pitch <= 127 or not 1 <= velocity <= 127:
             raise MidiWriteError(
-                f"Part {part.name!r}: note {(start, duration, pitch, velocity)} needs duration > 0, "
+                f"Part {part.name!r}: note {(start, duration, pitch, velocity)} needs "
+                "duration > 0, "
                 "pitch 0..127 and velocity 1..127."
             )
         on, off = round(start * PPQ), round((start + duration) * PPQ)
-        events.append((on, 2, mido.Message("note_on", channel=part.channel, note=pitch, velocity=velocity)))
-        events.append((off, 1, mido.Message("note_off", channel=part.channel, note=pitch, velocity=0)))
+        events.append(
+            (on, 2, mido.Message("note_on", channel=part.channel, note=pitch, velocity=velocity))
+        )
+        events.append(
+            (off, 1, mido.Message("note_off", channel=part.channel, note=pitch, velocity=0))
+        )
     events.sort(key=lambda e: (e[0], e[1]))
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=part.name, time=0))
     if part.channel != 9:
-        track.append(mido.Message("program_change", channel=part.channel, program=part.program, time=0))
+        track.append(
+            mido.Message("program_change", channel=part.channel, program=part.program, time=0)
+        )
     now = 0
     for tick, _order, message in events:
         track.append(message.copy(time=tick - now))  # type: ignore[attr-defined]
@@ -189,4 +196,4 @@ def write_midi(
         The path written. ``read_piece(path)`` gives back the same notes and chords.
     """
     parts = [solo_part(piece, instrument), chords_part(piece.progression, comping), *extra_parts]
-    return write_parts(parts, path, tempo or piece.tempo, piece.time_signature)
+    return write_parts(parts, path, piece.tempo if tempo is None else tempo, piece.time_signature)
