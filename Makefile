@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
+NOTEBOOK := Improvise_a_Jazz_Solo_with_an_LSTM.ipynb
 
-.PHONY: install test test-all lint format corpus bench clean
+.PHONY: install test test-all lint format corpus bench clean demo lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +39,22 @@ format: $(STAMP)  ## rewrite code in the project's style
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+demo: $(STAMP)  ## train on the bundled corpus and write the solo, audio, piano roll, notebook to output/
+	mkdir -p output
+	JAZZ_OUTPUT_DIR=$(CURDIR)/output $(BIN)/python -m jazz_utils.notebook_runner \
+		solutions/$(NOTEBOOK) --output output/$(NOTEBOOK) --cwd $(CURDIR)
+	@ls -l output
+
+lab: $(STAMP)  ## JupyterLab on the student notebooks, nbgrader's extensions enabled
+	$(BIN)/jupyter server extension enable --sys-prefix --py nbgrader >/dev/null
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+corpus: $(STAMP)  ## regenerate the bundled études in jazz_utils/data (MIDI, manifest.json, README.md)
+	$(BIN)/python -m jazz_utils.etudes
+
 bench: $(STAMP)  ## benchmarks that print measured ratios (not part of the tests)
 	$(BIN)/python bench/data.py
+	$(BIN)/python bench/audio.py
 
 clean:  ## remove caches and outputs (keeps .venv)
 	rm -rf output .pytest_cache .ruff_cache .hypothesis build *.egg-info

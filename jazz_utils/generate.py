@@ -92,8 +92,9 @@ def generate_music(
         instrument: solo instrument of the written file.
 
     Returns:
-        The solo as a :class:`~jazz_utils.piece.Piece`; ``piece.metadata["values"]``
-        holds the values played and ``piece.metadata["indices"]`` their indices.
+        The solo as a :class:`~jazz_utils.piece.Piece`. Its ``metadata`` holds
+        ``"values"`` and ``"indices"`` (what the network chose, step by step) and
+        ``"played"`` (the same values with the last of each bar shortened to the bar line).
 
     Raises:
         GenerationError: a negative diversity, or a vocabulary that does not fit the model.
@@ -134,7 +135,15 @@ def generate_music(
         x = np.zeros((1, 1, n_values), dtype=np.float32)
         x[0, 0, index] = 1.0
     solo = realiser.piece(tempo=tempo, name="my_music", source="generate_music")
-    solo.metadata.update({"values": values, "indices": indices, "diversity": diversity, "seed": seed})
+    solo.metadata.update(
+        {
+            "values": values,
+            "indices": indices,
+            "played": list(realiser.values_used),
+            "diversity": diversity,
+            "seed": seed,
+        }
+    )
     if out_path is not None:
         from jazz_utils.midi_io import write_midi
 

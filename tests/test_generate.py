@@ -1,0 +1,141 @@
+"""generate_music: greedy equals the inference model, seeds, bar lines, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jazz_utils.chords import parse_progression
+from jazz_utils.corpus import read_piece
+from jazz_utils.errors import ChordError, GenerationError
+from jazz_utils.generate import generate_music, sample_index
+from jazz_utils.grammar import Value
+from jazz_utils.piece import to_ticks
+
+keras = pytest.importorskip("keras")
+
+VALUES = sorted(
+    f"{kind},{duration}"
+    + (",<m2,M2>" if kind != "R" and up else ",<M-2,m-2>" if kind != "R" else "")
+    for kind in "CSAR"
+    for duration in ("0.500", "1.000", "0.333")
+    for up in (True, False)
+    if not (kind == "R" and not up)
+)
+INDICES_VALUES = dict(enumerate(VALUES))
+N_VALUES, N_A = len(VALUES), 8
+BLUES = parse_progression(
+    "| F7 | Bb7 | F7 | F7 | Bb7 | Bb7 | F7 | D7 | Gm7 | C7 | F7 D7 | Gm7 C7 |"
+)
+
+
+def _inference_model(Ty: int, seed: int = 0):
+    """The reference music_inference_model with small random layers."""
+    from keras import ops
+    from keras.layers import LSTM, Dense, Input, RepeatVector
+    from keras.models import Model
+
+    keras.utils.set_random_seed(seed)
+    lstm, dense = LSTM(N_A, return_state=True), Dense(N_VALUES, activation="softmax")
+    x0, a0, c0 = Input((1, N_VALUES)), Input((N_A,)), Input((N_A,))
+    x, a, c, outputs = x0, a0, c0, []
+    for _ in range(Ty):
+        _, a, c = lstm(x, initial_state=[a, c])
+        out = dense(a)
+        outputs.append(out)
+        x = RepeatVector(1)(ops.one_hot(ops.argmax(out, axis=-1), N_VALUES))
+    return Model([x0, a0, c0], outputs)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _inference_model(Ty=40)
+
+
+def test_diversity_zero_follows_the_inference_models_greedy_path(model) -> None:
+    zeros = [
+        np.zeros((1, 1, N_VALUES), "float32"),
+        np.zeros((1, N_A), "float32"),
+        np.zeros((1, N_A), "float32"),
+    ]
+    greedy = [int(np.argmax(keras.ops.convert_to_numpy(o))) for o in model(zeros)]
+    solo = generate_music(model, INDICES_VALUES, BLUES, diversity=0, seed=0, out_path=None)
+    steps = min(len(greedy), len(solo.metadata["indices"]))
+    assert steps > 8
+    assert solo.metadata["indices"][:steps] == greedy[:steps]
+
+
+def test_same_seed_same_solo_other_seed_other_solo(model) -> None:
+    first = generate_music(model, INDICES_VALUES, BLUES, diversity=1.0, seed=11, out_path=None)
+    again = generate_music(model, INDICES_VALUES, BLUES, diversity=1.0, seed=11, out_path=None)
+    other = generate_music(model, INDICES_VALUES, BLUES, diversity=1.0, seed=12, out_path=None)
+    assert first.measures == again.measures
+    assert first.metadata["values"] == again.metadata["values"]
+    assert other.metadata["values"] != first.metadata["values"]
+
+
+def test_temperature_changes_the_distribution() -> None:
+    rng = np.random.default_rng(0)
+    probabilities = np.array([0.6, 0.3, 0.1])
+    cold = [sample_index(probabilities, 0.1, rng) for _ in range(300)]
+    hot = [sample_index(probabilities, 3.0, rng) for _ in range(300)]
+    assert cold.count(0) > 290
+    assert hot.count(2) > 50
+    assert sample_index(probabilities, 0, rng) == 0
+
+
+def test_every_measure_is_filled_to_its_bar_line_and_no_further(model) -> None:
+    solo = generate_music(model, INDICES_VALUES, BLUES, diversity=1.2, seed=4, out_path=None)
+    assert len(solo.measures) == len(BLUES)
+    ticks = [Value.parse(v).ticks for v in solo.metadata["played"]]
+    assert sum(ticks) == to_ticks(BLUES.total_length)
+    for measure in solo.measures:
+        ends = [to_ticks(n.end) for n in measure.notes]
+        assert all(end <= to_ticks(measure.length) for end in ends)
+        starts = [to_ticks(n.offset) for n in measure.notes]
+        assert all(b >= a for a, b in zip(ends, starts[1:], strict=False)), "monophonic"
+
+
+def test_a_typed_progression_and_the_midi_file(model, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "my_music.mid"
+    solo = generate_music(
+        model, INDICES_VALUES, "| Dm7 G7 | Cmaj7 | Dm7 G7 | Cmaj7 |", seed=1, out_path=out
+    )
+    assert out.exists()
+    assert read_piece(out).measures == solo.measures
+    assert [s.chord.symbol for m in solo.measures for s in m.chords] == ["Dm7", "G7", "Cmaj7"] * 2
+
+
+def test_chord_tone_values_land_on_chord_tones(model) -> None:
+    solo = generate_music(model, INDICES_VALUES, BLUES, diversity=1.0, seed=2, out_path=None)
+    notes = iter([(m, n) for m in solo.measures for n in m.notes])
+    for value in solo.metadata["values"]:
+        if value.startswith("R"):
+            continue
+        measure, note = next(notes)
+        if value.startswith("C"):
+            assert note.pitch % 12 in measure.chord_at(note.offset).pitch_classes
+
+
+@pytest.mark.parametrize("diversity", [-0.1, float("nan"), "hot"])
+def test_bad_diversity(model, diversity: object) -> None:
+    with pytest.raises(GenerationError, match="diversity"):
+        generate_music(model, INDICES_VALUES, BLUES, diversity=diversity, out_path=None)  # type: ignore[arg-type]
+
+
+def test_typo_in_the_progression(model) -> None:
+    with pytest.raises(ChordError, match="Bar 2.*'Gx7'"):
+        generate_music(model, INDICES_VALUES, "| Dm7 | Gx7 |", out_path=None)
+
+
+def test_vocabulary_that_does_not_fit_the_model(model) -> None:
+    with pytest.raises(GenerationError, match="indices_values"):
+        generate_music(model, dict(list(INDICES_VALUES.items())[:-1]), BLUES, out_path=None)
+
+
+def test_a_model_without_its_lstm(model) -> None:
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(N_VALUES)])
+    with pytest.raises(GenerationError, match="one shared LSTM"):
+        generate_music(plain, INDICES_VALUES, BLUES, out_path=None)
