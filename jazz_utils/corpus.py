@@ -413,7 +413,12 @@ def read_score(path: str | Path) -> ScoreData:
     return read_midi(path) if suffix in MIDI_SUFFIXES else read_musicxml(path)
 
 
-def _read_music21_corpus(name: str) -> ScoreData:
+def music21_work_path(name: str) -> Path:
+    """The file of a work in music21's own corpus, e.g. ``"leadSheet/fosterBrownHair"``.
+
+    Raises:
+        CorpusError: music21 ships no such work.
+    """
     from music21 import corpus
 
     try:
@@ -424,8 +429,11 @@ def _read_music21_corpus(name: str) -> ScoreData:
         raise CorpusError(
             f"music21 ships no work named {name!r}; try 'music21:leadSheet/fosterBrownHair'."
         )
-    path = Path(found[0] if isinstance(found, list) else found)
-    return read_musicxml(path)
+    return Path(found[0] if isinstance(found, list) else found)
+
+
+def _read_music21_corpus(name: str) -> ScoreData:
+    return read_musicxml(music21_work_path(name))
 
 
 def _resolve_track(data: ScoreData, selector: int | str, role: str) -> Track:

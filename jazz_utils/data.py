@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from jazz_utils.chords import parse_chord
-from jazz_utils.corpus import MIDI_SUFFIXES, MUSICXML_SUFFIXES, read_piece, read_score
+from jazz_utils.corpus import MIDI_SUFFIXES, MUSICXML_SUFFIXES, music21_work_path, read_piece
 from jazz_utils.errors import CorpusError
 from jazz_utils.grammar import piece_to_values
 from jazz_utils.piece import ChordSpan, Measure, Note, Piece, Progression
@@ -100,7 +100,7 @@ def _content_key(file: str, options: dict[str, object]) -> str:
     digest = hashlib.sha256()
     if file.startswith("music21:"):
         digest.update(file.encode())
-        path = Path(read_score(file).path)
+        path = music21_work_path(file.removeprefix("music21:"))
     else:
         path = Path(file)
     try:
