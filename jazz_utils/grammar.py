@@ -54,6 +54,8 @@ NOTE_TYPES = {
 }
 #: Lowest and highest MIDI pitch a realised solo may use (C3 .. C6).
 PLAYABLE_RANGE = (48, 84)
+#: The types tried, in order, when a chord has no pitch of the requested type.
+_FALLBACK_TYPES = {"C": ("C",), "S": ("S", "C"), "A": ("A", "C"), "X": ("X", "A", "C")}
 #: Where a solo starts when there is no previous note (around G4).
 START_RANGE = (60, 74)
 #: Leap sizes in semitones, as (smallest, largest) per bucket; unison is its own bucket.
@@ -257,6 +259,12 @@ class Realiser:
     def add(self, value: str | Value) -> Note | None:
         """Place one value at the current position.
 
+        ``values_used`` records each value as played: shortened at the bar line, with
+        the type and leap of the pitch chosen (an ``X`` the chord cannot give is
+        played as the nearest kind of tone, see ``_FALLBACK_TYPES``; a bracket no
+        pitch fits becomes the leap taken), so it always equals ``piece_to_values``
+        of the notes placed.
+
         Returns:
             The note played (None for a rest).
 
@@ -269,13 +277,17 @@ class Realiser:
         measure = self.progression[self.measure_index]
         ticks = min(parsed.ticks, self.ticks_left_in_measure)
         note = None
+        played = Value("R", ticks)
         if parsed.type != "R":
             offset = from_ticks(self.tick)
-            pitch = self._choose_pitch(parsed, measure.chord_at(offset))
+            chord = measure.chord_at(offset)
+            pitch = self._choose_pitch(parsed, chord)
             note = Note(offset=offset, duration=from_ticks(ticks), pitch=pitch)
             self._notes[self.measure_index].append(note)
-            self.previous_pitch = pitch
-        self.values_used.append(str(Value(parsed.type, ticks, parsed.bracket)))
+            previous, self.previous_pitch = self.previous_pitch, pitch
+            bracket = None if previous is None else leap_bracket(pitch - previous)
+            played = Value(note_type(pitch, chord), ticks, bracket)
+        self.values_used.append(str(played))
         self.tick += ticks
         if self.tick >= to_ticks(measure.length):
             self.measure_index += 1
@@ -284,9 +296,14 @@ class Realiser:
 
     def _choose_pitch(self, value: Value, chord: Chord) -> int:
         low, high = self.pitch_range
-        typed = [p for p in range(low, high + 1) if note_type(p, chord) == value.type]
-        if not typed:  # e.g. "S" over a chord whose scale has no non-chord tones
-            typed = [p for p in range(low, high + 1) if note_type(p, chord) == "C"]
+        typed: list[int] = []
+        # A type the chord cannot give (no "X" over a seventh chord, whose every other
+        # pitch is a semitone from a chord tone; no "S" over C7alt) falls back to the
+        # nearest kind of tone; ``add`` records the type actually played.
+        for kind in _FALLBACK_TYPES[value.type]:
+            typed = [p for p in range(low, high + 1) if note_type(p, chord) == kind]
+            if typed:
+                break
         if self.previous_pitch is None:
             near = [p for p in typed if START_RANGE[0] <= p <= START_RANGE[1]]
             return int(near[self.rng.integers(len(near))]) if near else typed[len(typed) // 2]
