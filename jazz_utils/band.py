@@ -154,7 +154,10 @@ def swing(
     result = []
     for start, duration, pitch, velocity in notes:
         new_start, new_end = warp(start), warp(start + duration)
-        result.append((new_start, new_end - new_start, pitch, velocity))
+        if new_start == start and new_end == start + duration:  # untouched: keep it exact
+            result.append((start, duration, pitch, velocity))
+        else:
+            result.append((new_start, new_end - new_start, pitch, velocity))
     return result
 
 
@@ -218,7 +221,8 @@ def walking_bass(progression: Progression, rng: np.random.Generator) -> MidiPart
         elif following.change:
             target = _nearest(following.chord.bass, previous, low + 1, high - 1)
             choice = rng.choice(3, p=[0.4, 0.35, 0.25])
-            pitch = (target - 1, target + 1, target - 5 if target - 5 >= low else target + 7)[choice]
+            options = (target - 1, target + 1, target - 5 if target - 5 >= low else target + 7)
+            pitch = options[choice] if low <= options[choice] <= high else target - 1
         else:
             root = chord.root
             weights = []
@@ -237,13 +241,16 @@ def walking_bass(progression: Progression, rng: np.random.Generator) -> MidiPart
                     weight = 1.0
                 else:
                     continue
-                weight /= 1.0 + abs(p - previous) / 3.0
+                weight *= math.exp(-abs(p - previous) / 2.5)  # walk, mostly by step
                 if (p - previous) * direction > 0:
                     weight *= 2.0
                 candidates.append(p)
                 weights.append(weight)
-            probabilities = np.asarray(weights) / np.sum(weights)
-            pitch = int(candidates[rng.choice(len(candidates), p=probabilities)])
+            if not candidates:  # cannot happen for real chords; keep the line going anyway
+                pitch = _nearest(root, previous, low, high)
+            else:
+                probabilities = np.asarray(weights) / np.sum(weights)
+                pitch = int(candidates[rng.choice(len(candidates), p=probabilities)])
         if pitch >= high - 3:
             direction = -1
         elif pitch <= low + 3:
@@ -352,11 +359,11 @@ def drums(progression: Progression, rng: np.random.Generator) -> MidiPart:
     part = MidiPart("Drums", DRUM_CHANNEL, 0)
     hit = 0.25  # note length of a drum hit; GM drum sounds ring regardless
     for beat in _beats(progression):
-        t = beat.time
+        t, length = beat.time, min(hit, beat.duration)
         backbeat = beat.index % 2 == 1
-        part.notes.append((t, min(hit, beat.duration), RIDE, int(70 + 10 * backbeat + rng.integers(-4, 5))))
+        part.notes.append((t, length, RIDE, int(70 + 10 * backbeat + rng.integers(-4, 5))))
         if backbeat:
-            part.notes.append((t, min(hit, beat.duration), HIHAT_PEDAL, int(72 + rng.integers(-4, 5))))
+            part.notes.append((t, length, HIHAT_PEDAL, int(72 + rng.integers(-4, 5))))
         if beat.duration > 0.5:
             off = t + 0.5
             if backbeat:
@@ -464,10 +471,4 @@ def write_band_midi(
         MidiWriteError: unknown instrument or voicing, bad tempo or swing.
     """
     parts = performance_parts(piece, instrument, swing, seed, True, voicing)
-    return write_parts(parts, path, tempo or piece.tempo, piece.time_signature)
-
-
-def band_length_seconds(piece: Piece, tempo: float | None = None) -> float:
-    """How long a piece lasts at ``tempo`` (its own by default), in seconds."""
-    qpm = tempo or piece.tempo
-    return piece.total_length * 60.0 / qpm if math.isfinite(qpm) and qpm > 0 else 0.0
+    return write_parts(parts, path, piece.tempo if tempo is None else tempo, piece.time_signature)
