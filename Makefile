@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 NOTEBOOK := Improvise_a_Jazz_Solo_with_an_LSTM.ipynb
 
-.PHONY: install test test-all lint format corpus bench clean demo lab
+.PHONY: install test test-all lint format corpus bench clean demo lab browser-deps audio-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,41 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
-test: $(STAMP)  ## the CI suite: everything but tests marked slow
+# Debian's Chromium for tests/test_browser.py. Playwright (a dev extra) drives it
+# at /usr/bin/chromium; `playwright install` is never run: it would download a browser.
+browser-deps:  ## Debian's headless Chromium for the browser test (apt-get, as root)
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "browser-deps: $$(/usr/bin/chromium --version 2>/dev/null || echo chromium) at /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser-deps: installing Debian's chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "browser-deps: /usr/bin/chromium is missing; install it as root:" \
+			"apt-get install --no-install-recommends chromium (the browser test fails without it)" >&2; \
+	fi
+
+# FluidSynth and the FluidR3 General MIDI soundfont, for the audio engine's
+# FluidSynth path (jazz_utils.audio falls back to its own synthesizer without them).
+audio-deps:  ## FluidSynth and a GM soundfont (apt-get, as root)
+	@if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+		echo "audio-deps: fluidsynth and FluidR3_GM.sf2 present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "audio-deps: installing fluidsynth and fluid-soundfont-gm with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm >/dev/null; \
+	else \
+		echo "audio-deps: fluidsynth is missing; its tests will be skipped. As root:" \
+			"apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm" >&2; \
+	fi
+
+# In CI the FluidSynth tests must run, not skip.
+test test-all: export JAZZ_UTILS_REQUIRE_FLUIDSYNTH := $(if $(CI),1,)
+
+test: $(STAMP) browser-deps audio-deps  ## the CI suite: everything but tests marked slow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: $(STAMP)  ## every test, slow ones included
+test-all: $(STAMP) browser-deps audio-deps  ## every test, slow ones included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, and notebooks stored without outputs
