@@ -13,7 +13,7 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 NOTEBOOK := Improvise_a_Jazz_Solo_with_an_LSTM.ipynb
 
-.PHONY: install test test-all lint format corpus bench clean demo lab browser-deps audio-deps
+.PHONY: install test test-all lint format corpus bench clean demo lab browser-deps audio-deps release grade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,14 @@ corpus: $(STAMP)  ## regenerate the bundled études in jazz_utils/data (MIDI, ma
 bench: $(STAMP)  ## benchmarks that print measured ratios (not part of the tests)
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/audio.py
+	$(BIN)/python bench/grading.py
+
+release: $(STAMP)  ## regenerate the student release notebooks/ (and the course folder course/) from solutions/
+	$(BIN)/python -m grader release
+
+grade: $(STAMP)  ## autograde SUBMISSIONS=dir into course/: gradebook, grades.csv, HTML feedback
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir" >&2; exit 2; }
+	$(BIN)/python -m grader autograde --submissions $(SUBMISSIONS)
 
 clean:  ## remove caches and outputs (keeps .venv)
 	rm -rf output .pytest_cache .ruff_cache .hypothesis build *.egg-info

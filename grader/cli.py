@@ -1,0 +1,106 @@
+"""``python -m grader``: the course's commands, wrapping nbgrader.
+
+    python -m grader release    [--course course] [--solutions solutions] [--notebooks notebooks]
+    python -m grader autograde  --submissions DIR [--course course] [--jobs N] [--no-feedback]
+    python -m grader feedback   [--course course]
+    python -m grader export     [--course course] [--to FILE]
+
+See grader/README.md for the course folder's layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from sqlalchemy.exc import SAWarning
+
+from grader import rubric
+from grader.autograde import autograde, find_submissions
+from grader.course import Course, prepare, release, run_nbgrader
+from grader.errors import GradingError
+from grader.export import write_grades_csv
+
+
+def _default_jobs() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def course_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--course", type=Path, default=Path("course"), help="course folder")
+
+    rel = commands.add_parser("release", help="regenerate the student release (notebooks/)")
+    course_option(rel)
+    rel.add_argument("--solutions", type=Path, default=Path("solutions"))
+    rel.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+
+    auto = commands.add_parser("autograde", help="grade a folder of submissions")
+    course_option(auto)
+    auto.add_argument("--submissions", type=Path, required=True, help="one entry per student")
+    auto.add_argument("--solutions", type=Path, default=Path("solutions"))
+    auto.add_argument("--jobs", type=int, default=_default_jobs(), help="submissions at once")
+    auto.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+
+    feedback = commands.add_parser("feedback", help="HTML feedback for graded students")
+    course_option(feedback)
+    feedback.add_argument("--student", default=None, help="only this student (default: all)")
+
+    export = commands.add_parser("export", help="write grades.csv")
+    course_option(export)
+    export.add_argument("--to", type=Path, default=None, help="default: COURSE/grades.csv")
+    return parser
+
+
+def _feedback(course: Course, student: str | None = None) -> None:
+    args = ["generate_feedback", rubric.ASSIGNMENT_ID, "--force"]
+    if student:
+        args.append(f"--student={student}")
+    done = run_nbgrader(course.root, args, log=course.logs_dir / "feedback.log")
+    if done.returncode != 0:
+        raise GradingError(f"nbgrader generate_feedback failed:\n{done.stdout[-2000:]}")
+    print(f"feedback: {course.root / 'feedback'}")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = _parser().parse_args(argv)
+    # nbgrader's own gradebook updates trip SQLAlchemy warnings that say nothing to a user.
+    warnings.filterwarnings("ignore", category=SAWarning)
+    course = Course(args.course)
+    started = time.perf_counter()
+    if args.command == "release":
+        target = release(args.course, args.solutions, args.notebooks)
+        print(f"released {target} (course folder {args.course})")
+    elif args.command == "autograde":
+        submissions = find_submissions(args.submissions)
+        if not course.template_gradebook.exists():
+            prepare(args.course, args.solutions)
+        autograde(course, submissions, jobs=args.jobs, progress=print)
+        print(f"grades: {write_grades_csv(course)}")
+        if not args.no_feedback:
+            _feedback(course)
+    elif args.command == "feedback":
+        course.require_released()
+        _feedback(course, args.student)
+    elif args.command == "export":
+        course.require_released()
+        print(f"grades: {write_grades_csv(course, args.to)}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: errors of the grader are reported in one line, exit status 1."""
+    try:
+        return run(argv)
+    except GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,31 @@
+"""The grader's own exception types: every failure the course commands report is one of these."""
+
+from __future__ import annotations
+
+
+class GradingError(Exception):
+    """Base class of every error raised by the grader."""
+
+
+class CourseError(GradingError):
+    """The course folder is missing, incomplete or inconsistent (e.g. not released yet)."""
+
+
+class ReleaseError(GradingError):
+    """Generating the student release failed, or the release holds what it must not."""
+
+
+class SubmissionError(GradingError):
+    """A submission folder or notebook cannot be read or is laid out wrongly."""
+
+
+class CleanRoomError(GradingError):
+    """The clean-room regrade could not be prepared or its evidence could not be read."""
+
+
+class IntegrityError(GradingError):
+    """Files the grader relies on were modified while submissions were being graded."""
+
+
+class SandboxError(GradingError):
+    """A sandbox for running learner code could not be set up as asked."""

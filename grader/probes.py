@@ -1,0 +1,355 @@
+"""Probes: call a learner's function on the hidden tests' cases and record what it did.
+
+A probe gives the learner's function fresh, tiny layers carrying the known weights of a
+case from ``grader.reference``, calls it, runs the model it returns eagerly on the
+case's inputs, and records the *evidence*: plain JSON data (shapes, booleans, output
+arrays as lists, error messages). It never decides a score; ``grader.judges`` does,
+from the evidence alone. The split lets the clean-room regrade run probes in a
+separate process, next to the learner's code, while the judging stays in the grading
+process, out of the learner's reach.
+
+Probes import Keras; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from grader import reference
+from grader.errors import GradingError
+
+Evidence = dict[str, Any]
+"""JSON data: what a probe saw (see the module docstring)."""
+
+_MESSAGE_LIMIT = 300
+
+
+def describe_error(error: BaseException) -> str:
+    """A one-line, length-limited description of an exception raised by learner code."""
+    try:
+        text = " ".join(str(error).split())
+    except Exception:  # an exception whose message cannot be read
+        text = ""
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence everything printed while learner code and Keras run.
+
+    Python-level stdout/stderr go to buffers, file descriptors 1 and 2 to the null
+    device (TensorFlow's C++ logging writes there), warnings and logging are off.
+    A grade cell therefore never writes to stderr, whatever the learner's code prints.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved_fds: list[tuple[int, int]] = []
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                saved_fds.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+        previous_disable = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+        try:
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            logging.disable(previous_disable)
+    finally:
+        for fd, saved in saved_fds:
+            with contextlib.suppress(OSError):
+                os.dup2(saved, fd)
+                os.close(saved)
+        os.close(devnull)
+
+
+def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """Call learner code; return (result, None) or (None, description of what it raised)."""
+    try:
+        return function(*args, **kwargs), None
+    except (Exception, SystemExit) as error:  # learner code may raise anything
+        return None, describe_error(error)
+
+
+def _keras() -> Any:
+    import keras
+
+    return keras
+
+
+def _fresh_layers(sizes: reference.Sizes, weights: reference.Weights) -> tuple[Any, Any, Any]:
+    """New LSTM_cell, densor and reshaper of ``sizes``, built and carrying ``weights``."""
+    layers = _keras().layers
+    lstm = layers.LSTM(sizes.n_a, return_state=True)
+    lstm.build((None, 1, sizes.n_values))
+    lstm.set_weights(weights.lstm_list())
+    dense = layers.Dense(sizes.n_values, activation="softmax")
+    dense.build((None, sizes.n_a))
+    dense.set_weights(weights.dense_list())
+    reshaper = layers.Reshape((1, sizes.n_values))
+    return lstm, dense, reshaper
+
+
+def _shape(tensor: Any) -> list[int | None]:
+    return [None if d is None else int(d) for d in tuple(tensor.shape)]
+
+
+def _model_facts(model: Any) -> Evidence:
+    """Whether ``model`` is a keras.Model, and the shapes of its inputs and outputs."""
+    keras = _keras()
+    facts: Evidence = {"is_model": isinstance(model, keras.Model)}
+    if not facts["is_model"]:
+        facts["type"] = type(model).__name__
+        return facts
+    try:
+        facts["inputs"] = [_shape(t) for t in model.inputs]
+        facts["outputs"] = [_shape(t) for t in model.outputs]
+    except Exception as error:  # a broken model
+        facts["facts_error"] = describe_error(error)
+    return facts
+
+
+def _as_arrays(outputs: Any) -> list[np.ndarray]:
+    ops = _keras().ops
+    if isinstance(outputs, (list, tuple)):
+        return [np.asarray(ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]
+    return [np.asarray(ops.convert_to_numpy(outputs), dtype=np.float64)]
+
+
+def _call_model(model: Any, inputs: tuple[np.ndarray, ...]) -> Evidence:
+    """Run ``model`` eagerly on ``inputs``: {"outputs": [...]} or {"error": ...}."""
+    outputs, error = _run(model, list(inputs), training=False)
+    if error is not None:
+        return {"error": error}
+    try:
+        arrays = _as_arrays(outputs)
+    except Exception as conversion_error:
+        return {"error": describe_error(conversion_error)}
+    return {"outputs": [a.tolist() for a in arrays], "shapes": [list(a.shape) for a in arrays]}
+
+
+def _uses_weights(model: Any, layer: Any) -> bool:
+    """Whether every weight of ``layer`` is one of ``model``'s weights (the same object)."""
+    model_weights = {id(w) for w in model.weights}
+    return bool(layer.weights) and all(id(w) in model_weights for w in layer.weights)
+
+
+def _sharing_facts(model: Any, lstm: Any, dense: Any, reshaper: Any | None) -> Evidence:
+    facts = _model_facts(model)
+    if not facts["is_model"]:
+        return facts
+    try:
+        facts["lstm_used"] = _uses_weights(model, lstm)
+        facts["dense_used"] = _uses_weights(model, dense)
+        if reshaper is not None:
+            facts["reshaper_used"] = any(layer is reshaper for layer in model.layers)
+        facts["count_params"] = int(model.count_params())
+    except Exception as error:
+        facts["facts_error"] = describe_error(error)
+    return facts
+
+
+# --- djmodel -------------------------------------------------------------------------
+
+
+def _djmodel_build(djmodel: Callable[..., Any], case: reference.TrainingCase) -> tuple[Any, ...]:
+    lstm, dense, reshaper = _fresh_layers(case.sizes, case.weights())
+    model, error = _run(djmodel, case.Tx, lstm, dense, reshaper)
+    return model, error, lstm, dense, reshaper
+
+
+def probe_djmodel_shapes(djmodel: Callable[..., Any]) -> Evidence:
+    """Model type, input and output shapes, and the shapes of a real call."""
+    case = reference.DJ_SHAPES
+    model, error, *_ = _djmodel_build(djmodel, case)
+    if error is not None:
+        return {"error": error}
+    evidence = _model_facts(model)
+    if evidence["is_model"]:
+        evidence["call"] = _call_model(model, case.inputs("random"))
+    return evidence
+
+
+def probe_djmodel_sharing(djmodel: Callable[..., Any]) -> Evidence:
+    """Whether the given layer objects are the model's layers, and its parameter count."""
+    model, error, lstm, dense, reshaper = _djmodel_build(djmodel, reference.DJ_SHARING)
+    if error is not None:
+        return {"error": error}
+    return _sharing_facts(model, lstm, dense, reshaper)
+
+
+def probe_djmodel_equivalence(djmodel: Callable[..., Any]) -> Evidence:
+    """Outputs on random and on constant sequences, for each equivalence case."""
+    cases = []
+    for case in reference.DJ_EQUIVALENCE:
+        model, error, *_ = _djmodel_build(djmodel, case)
+        if error is not None:
+            cases.append({"error": error})
+            continue
+        cases.append(
+            {kind: _call_model(model, case.inputs(kind)) for kind in ("random", "constant")}
+        )
+    return {"cases": cases}
+
+
+# --- music_inference_model -----------------------------------------------------------
+
+
+def _inference_build(
+    music_inference_model: Callable[..., Any], case: reference.InferenceCase
+) -> tuple[Any, ...]:
+    lstm, dense, _ = _fresh_layers(case.sizes, case.weights())
+    model, error = _run(music_inference_model, lstm, dense, Ty=case.Ty)
+    return model, error, lstm, dense
+
+
+def probe_inference_shapes(music_inference_model: Callable[..., Any]) -> Evidence:
+    """Model facts and call shapes for Ty > 1 and Ty = 1."""
+    cases = []
+    for case in reference.INF_SHAPES:
+        model, error, *_ = _inference_build(music_inference_model, case)
+        if error is not None:
+            cases.append({"error": error})
+            continue
+        facts = _model_facts(model)
+        if facts["is_model"]:
+            facts["call"] = _call_model(model, case.inputs())
+        cases.append(facts)
+    return {"cases": cases}
+
+
+def probe_inference_sharing(music_inference_model: Callable[..., Any]) -> Evidence:
+    """Whether the trained layers are the model's layers, and its parameter count."""
+    model, error, lstm, dense = _inference_build(music_inference_model, reference.INF_SHARING)
+    if error is not None:
+        return {"error": error}
+    return _sharing_facts(model, lstm, dense, None)
+
+
+def probe_inference_greedy(music_inference_model: Callable[..., Any]) -> Evidence:
+    """Outputs from (x0, a0, c0) for each greedy case."""
+    cases = []
+    for case in reference.INF_GREEDY:
+        model, error, *_ = _inference_build(music_inference_model, case)
+        cases.append({"error": error} if error is not None else _call_model(model, case.inputs()))
+    return {"cases": cases}
+
+
+# --- predict_and_sample --------------------------------------------------------------
+
+
+def reference_inference_model(lstm: Any, dense: Any, Ty: int) -> Any:
+    """The grader's own greedy inference model around ``lstm`` and ``dense``."""
+    keras = _keras()
+    ops = keras.ops
+    n_values, n_a = dense.units, lstm.units
+    x0 = keras.Input(shape=(1, n_values))
+    a0 = keras.Input(shape=(n_a,))
+    c0 = keras.Input(shape=(n_a,))
+    x, a, c = x0, a0, c0
+    outputs = []
+    for _ in range(Ty):
+        _, a, c = lstm(x, initial_state=[a, c])
+        out = dense(a)
+        outputs.append(out)
+        x = ops.expand_dims(ops.one_hot(ops.argmax(out, axis=-1), n_values), 1)
+    return keras.Model(inputs=[x0, a0, c0], outputs=outputs)
+
+
+def _sample(predict_and_sample: Callable[..., Any], model: Any, variant: str) -> Evidence:
+    x, a, c = reference.SAMPLING.initializers(variant)
+    result, error = _run(predict_and_sample, model, x, a, c)
+    if error is not None:
+        return {"error": error}
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        return {"error": f"expected (results, indices), got {type(result).__name__}"}
+    try:
+        results = np.asarray(result[0], dtype=np.float64)
+        indices = np.asarray(result[1])
+        integral = bool(np.issubdtype(indices.dtype, np.integer)) or bool(
+            np.issubdtype(indices.dtype, np.floating) and np.all(np.mod(indices, 1) == 0)
+        )
+        return {
+            "results": results.tolist(),
+            "results_shape": list(results.shape),
+            "indices": indices.astype(np.float64).tolist(),
+            "indices_shape": list(indices.shape),
+            "indices_integral": integral,
+        }
+    except Exception as conversion_error:
+        return {"error": describe_error(conversion_error)}
+
+
+def _sampling_model() -> Any:
+    case = reference.SAMPLING
+    lstm, dense, _ = _fresh_layers(case.sizes, case.weights())
+    return reference_inference_model(lstm, dense, case.Ty)
+
+
+def probe_sample_shapes(predict_and_sample: Callable[..., Any]) -> Evidence:
+    """results and indices from the notebook's (zero) initializers."""
+    return _sample(predict_and_sample, _sampling_model(), "zeros")
+
+
+def probe_sample_initializers(predict_and_sample: Callable[..., Any]) -> Evidence:
+    """indices from random initializers and from each with one initializer changed."""
+    model = _sampling_model()
+    variants = ("base", *reference.INITIALIZER_VARIANTS)
+    return {variant: _sample(predict_and_sample, model, variant) for variant in variants}
+
+
+PROBES: dict[str, Callable[[Callable[..., Any]], Evidence]] = {
+    "test_djmodel_shapes": probe_djmodel_shapes,
+    "test_djmodel_sharing": probe_djmodel_sharing,
+    "test_djmodel_equivalence": probe_djmodel_equivalence,
+    "test_inference_shapes": probe_inference_shapes,
+    "test_inference_sharing": probe_inference_sharing,
+    "test_inference_greedy": probe_inference_greedy,
+    "test_sample_shapes": probe_sample_shapes,
+    "test_sample_initializers": probe_sample_initializers,
+}
+
+
+def collect(grade_id: str, function: Any, name: str = "the function") -> Evidence:
+    """Run the probe of grade cell ``grade_id`` on ``function``, silently.
+
+    Args:
+        grade_id: a grade cell id of ``grader.rubric.GRADE_CELLS``.
+        function: the learner's function (or None when the notebook does not define it).
+        name: the function's name, for messages.
+
+    Returns:
+        The evidence; ``{"error": ...}`` when the function is missing or the probe failed.
+
+    Raises:
+        GradingError: ``grade_id`` is not a grade cell of this assignment.
+    """
+    probe = PROBES.get(grade_id)
+    if probe is None:
+        raise GradingError(f"no hidden test is called {grade_id!r}")
+    if not callable(function):
+        return {"error": f"{name} is not defined as a function"}
+    with quiet():
+        try:
+            return probe(function)
+        except (Exception, SystemExit) as error:
+            return {"error": describe_error(error)}

@@ -1,0 +1,71 @@
+"""The cheat catalogue: no attempt to score without solving gains a single point.
+
+Each cheat is a submission built on the untouched release (or on a mutant) that edits
+or deletes test cells, patches modules, hooks IPython, exits the kernel, reads hidden
+tests or writes to the course's files (tests/catalogue.py); it is graded through
+``python -m grader`` next to the mutants.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from catalogue import GOLDEN, CatalogueRun, cheats
+
+pytestmark = pytest.mark.catalogue
+
+CHEATS = {c.name: c for c in cheats()}
+
+
+def test_the_catalogue_has_at_least_eight_cheats() -> None:
+    assert len(CHEATS) >= 8
+
+
+@pytest.mark.parametrize("name", list(CHEATS))
+def test_no_cheat_gains_a_point(catalogue_run: CatalogueRun, name: str) -> None:
+    cheat = CHEATS[name]
+    review = catalogue_run.reviews[name]
+    base = catalogue_run.reviews[cheat.base]
+    for grade_id, cell in review["cells"].items():
+        assert cell["final"] <= base["cells"][grade_id]["final"], (name, grade_id)
+    assert review["score"] <= base["score"]
+
+
+@pytest.mark.parametrize("name", list(CHEATS))
+def test_cheat_scores_its_golden_score(catalogue_run: CatalogueRun, name: str) -> None:
+    expected = json.loads(GOLDEN.read_text())["cheats"][name]
+    review = catalogue_run.reviews[name]
+    assert {g: c["final"] for g, c in review["cells"].items()} == expected["cells"]
+    assert review["needs_review"] == expected["needs_review"]
+
+
+@pytest.mark.parametrize("name", [n for n, c in CHEATS.items() if c.flagged])
+def test_cheat_is_marked_for_review_with_a_reason(catalogue_run: CatalogueRun, name: str) -> None:
+    review = catalogue_run.reviews[name]
+    assert review["needs_review"] and review["reasons"]
+
+
+@pytest.mark.parametrize("name", [n for n, c in CHEATS.items() if c.fools_notebook])
+def test_cheat_fools_the_notebook_run_but_not_the_clean_room(
+    catalogue_run: CatalogueRun, name: str
+) -> None:
+    cells = catalogue_run.reviews[name]["cells"].values()
+    notebook = sum(cell["notebook"] or 0 for cell in cells)
+    final = sum(cell["final"] for cell in cells)
+    assert notebook > final, "the cheat no longer fools nbgrader: it proves nothing"
+
+
+def test_course_files_written_by_a_submission_are_restored(catalogue_run: CatalogueRun) -> None:
+    assert catalogue_run.course_files_intact
+    reasons = catalogue_run.reviews["cheat_write_course_files"]["reasons"]
+    changed = next(reason for reason in reasons if "course files changed" in reason)
+    assert "gradebook.db" in changed and "nbgrader_config.py" in changed
+
+
+def test_hidden_tests_are_not_in_the_release(catalogue_run: CatalogueRun) -> None:
+    release: Path = catalogue_run.release_notebook
+    for cell in nbformat.read(release, as_version=4).cells:
+        assert "HIDDEN TESTS" not in cell.source and "hidden.grade" not in cell.source

@@ -1,0 +1,427 @@
+"""The grader's parts: rubric, references, hidden-test helpers, extraction, configuration."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import numpy as np
+import pytest
+from catalogue import SOURCE, strip_markers
+
+from grader import extract, hidden, judges, probes, reference, rubric
+from grader.autograde import SubmissionResult, _last_error, find_submissions
+from grader.cleanroom import CleanRoomResult, EvidenceCache, FunctionJob, build_jobs
+from grader.errors import GradingError, SubmissionError
+from grader.integrity import Snapshot
+from grader.preprocessors import skipped_when_grading
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "grader" / "nbgrader_config.py"
+
+
+def _source() -> nbformat.NotebookNode:
+    return nbformat.read(SOURCE, as_version=4)
+
+
+def _meta(cell: Any) -> dict[str, Any]:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@pytest.fixture(scope="module")
+def solution() -> dict[str, Any]:
+    """The source notebook's imports and graded functions, defined in one namespace."""
+    namespace: dict[str, Any] = {}
+    nb = _source()
+    imports = next(c for c in nb.cells if _meta(c).get("grade_id") == "imports")
+    code = [
+        line for line in imports.source.splitlines() if line.startswith(("import ", "from keras"))
+    ]
+    exec("\n".join(code), namespace)
+    for cell in nb.cells:
+        if _meta(cell).get("solution"):
+            source = strip_markers(cell.source).replace(
+                "x_initializer=x_initializer", "x_initializer"
+            )
+            source = source.replace("a_initializer=a_initializer", "a_initializer")
+            source = source.replace("c_initializer=c_initializer", "c_initializer")
+            exec(source, namespace)
+    return namespace
+
+
+# --- the rubric and the notebook -----------------------------------------------------
+
+
+def test_rubric_matches_the_source_notebook() -> None:
+    cells = {_meta(c)["grade_id"]: c for c in _source().cells if _meta(c).get("grade")}
+    assert list(cells) == [cell.grade_id for cell in rubric.GRADE_CELLS]
+    for cell in rubric.GRADE_CELLS:
+        notebook_cell = cells[cell.grade_id]
+        assert float(_meta(notebook_cell)["points"]) == cell.points
+        assert f'hidden.grade("{cell.grade_id}", globals().get("{cell.function}"))' in (
+            notebook_cell.source
+        )
+        visible = notebook_cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert "checks" not in visible and "grader" not in visible
+    assert rubric.TOTAL_POINTS == 25
+    assert [rubric.points_of(f) for f in rubric.GRADED_FUNCTIONS] == [10, 10, 5]
+
+
+def test_locked_cells_run_when_grading_exist_and_are_locked_code_cells() -> None:
+    cells = {_meta(c).get("grade_id"): c for c in _source().cells}
+    for grade_id in rubric.LOCKED_CELLS_RUN_WHEN_GRADING:
+        cell = cells[grade_id]
+        assert cell.cell_type == "code" and _meta(cell)["locked"] and not _meta(cell)["grade"]
+
+
+def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
+    for name in ("hidden", "probes", "judges", "reference", "cleanroom", "extract"):
+        text = (ROOT / "grader" / f"{name}.py").read_text()
+        assert "jazz_utils.checks" not in text and "from jazz_utils import" not in text, name
+
+
+def test_grading_skips_training_and_keeps_what_the_tests_need() -> None:
+    skipped = {
+        _meta(c)["grade_id"]
+        for c in _source().cells
+        if skipped_when_grading(c, rubric.LOCKED_CELLS_RUN_WHEN_GRADING)
+    }
+    assert {"train", "fused_timing", "generate_corpus", "check_djmodel"} <= skipped
+    assert not skipped & {"imports", "layers", "djmodel", "test_djmodel_shapes"}
+    learner = nbformat.v4.new_code_cell("x = 1")
+    assert not skipped_when_grading(learner, rubric.LOCKED_CELLS_RUN_WHEN_GRADING)
+
+
+# --- references ----------------------------------------------------------------------
+
+
+def test_numpy_reference_equals_keras_fused_lstm() -> None:
+    keras = pytest.importorskip("keras")
+    for case in (*reference.DJ_EQUIVALENCE, reference.DJ_SHAPES):
+        X, a0, c0 = case.inputs("random")
+        lstm = keras.layers.LSTM(case.sizes.n_a, return_sequences=True)
+        dense = keras.layers.Dense(case.sizes.n_values, activation="softmax")
+        lstm.build(X.shape)
+        dense.build((None, case.sizes.n_a))
+        lstm.set_weights(case.weights().lstm_list())
+        dense.set_weights(case.weights().dense_list())
+        fused = keras.ops.convert_to_numpy(dense(lstm(X, initial_state=[a0, c0])))
+        np.testing.assert_allclose(np.swapaxes(fused, 0, 1), case.reference("random"), atol=1e-5)
+
+
+def test_cases_are_unambiguous_and_tell_mistakes_apart() -> None:
+    for case in (*reference.DJ_EQUIVALENCE, reference.DJ_SHAPES, reference.DJ_SHARING):
+        assert case.sizes.n_a != 64 and case.sizes.n_values < 20
+        for kind in ("random", "constant"):
+            assert reference.smallest_margin(case.reference(kind)) > 1e-3
+    for case in (*reference.INF_GREEDY, *reference.INF_SHAPES):
+        assert reference.smallest_margin(case.reference()) > 1e-3
+    greedy = reference.INF_GREEDY[0].reference().argmax(axis=-1)
+    assert len(set(greedy[:, 0])) > 1  # the greedy sequence moves: feeding x0 differs
+    sampling = reference.SAMPLING
+    sequences = {v: tuple(sampling.reference_indices(v)) for v in ("zeros", "base", "x", "a", "c")}
+    assert len(set(sequences.values())) == 5  # each initializer changes the sample
+
+
+# --- hidden-test helpers -------------------------------------------------------------
+
+
+def test_hidden_tests_give_the_solution_full_points_quickly(
+    solution: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    start = time.perf_counter()
+    scores = {
+        cell.grade_id: hidden.grade(cell.grade_id, solution[cell.function])
+        for cell in rubric.GRADE_CELLS
+    }
+    elapsed = time.perf_counter() - start
+    assert scores == {cell.grade_id: float(cell.points) for cell in rubric.GRADE_CELLS}
+    assert all(type(points) is float for points in scores.values())
+    assert elapsed < 10, f"the hidden suite took {elapsed:.1f} s"
+    out, err = capfd.readouterr()
+    assert err == ""  # a grade cell never writes to stderr
+    assert "FAIL" not in out
+
+
+def _variant(solution: dict[str, Any], name: str, old: str, new: str) -> Any:
+    """The solution's function ``name`` with ``old`` replaced by ``new``."""
+    nb = _source()
+    cell = next(c for c in nb.cells if _meta(c).get("grade_id") == name)
+    text = strip_markers(cell.source)
+    assert text.count(old) == 1, old
+    text = text.replace(old, new)
+    for argument in ("x_initializer", "a_initializer", "c_initializer"):
+        text = text.replace(f"{argument}={argument}", argument)
+    namespace = dict(solution)
+    exec(text, namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        (
+            "djmodel",
+            "initial_state=[a, c]",
+            "initial_state=[a0, c0]",
+            {"test_djmodel_shapes": 2, "test_djmodel_sharing": 3, "test_djmodel_equivalence": 1},
+        ),
+        (
+            "djmodel",
+            "x = X[:, t, :]",
+            "x = X[:, 0, :]",
+            {"test_djmodel_equivalence": 3},
+        ),
+        (
+            "music_inference_model",
+            "        x = RepeatVector(1)(x)\n",
+            "        x = x0\n",
+            {"test_inference_shapes": 2, "test_inference_sharing": 3, "test_inference_greedy": 1},
+        ),
+        (
+            "predict_and_sample",
+            "results = keras.utils.to_categorical(indices[:, 0], num_classes=n_values)",
+            "results = np.array(pred)[:, 0, :]",
+            {"test_sample_shapes": 1, "test_sample_initializers": 3},
+        ),
+    ],
+)
+def test_partial_credit_names_the_mistake(
+    solution: dict[str, Any], name: str, old: str, new: str, expected: dict[str, float]
+) -> None:
+    function = _variant(solution, name, old, new)
+    for grade_id, points in expected.items():
+        assert hidden.grade(grade_id, function) == points, grade_id
+
+
+def test_a_missing_function_scores_zero_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    assert hidden.grade("test_djmodel_shapes", None) == 0.0
+    assert "djmodel is not defined" in capsys.readouterr().out
+
+
+def test_an_unknown_grade_cell_is_an_error() -> None:
+    with pytest.raises(GradingError, match="no hidden test"):
+        hidden.grade("test_nothing", None)
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [{}, {"error": "boom"}, {"cases": "junk"}, {"cases": [None, 3]}, {"is_model": True}, [1, 2]],
+)
+def test_judges_score_malformed_evidence_zero(evidence: Any) -> None:
+    for cell in rubric.GRADE_CELLS:
+        verdict = judges.judge(cell.grade_id, evidence)
+        assert verdict.points == 0.0 and verdict.max_points == cell.points
+
+
+def test_probes_silence_learner_output(capfd: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    def noisy(*args: Any, **kwargs: Any) -> None:
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+        raise SystemExit(3)
+
+    evidence = probes.collect("test_djmodel_shapes", noisy, "djmodel")
+    assert evidence == {"error": "SystemExit: 3"}
+    assert capfd.readouterr() == ("", "")
+
+
+# --- extraction for the clean room ---------------------------------------------------
+
+
+def _cells(*sources: str) -> list[extract.CodeCell]:
+    return [extract.CodeCell(i, None, s, "learner") for i, s in enumerate(sources)]
+
+
+def test_extraction_keeps_what_the_function_needs_and_nothing_else() -> None:
+    cells = _cells(
+        "import numpy as np\nimport os\n%matplotlib inline",
+        "SIZE = 3\nimport grader\ngrader.hidden = None",
+        "def helper(x):\n    return np.zeros(x) + SIZE\n",
+        "def djmodel(Tx, a=SIZE):\n    return helper(Tx)\n",
+        "os._exit(0)",
+        "SIZE = 99",
+    )
+    program = extract.extract(cells, "djmodel", stop=5)
+    text = program.source
+    assert "import numpy as np" in text and "SIZE = 3" in text and "def helper" in text
+    assert "grader" not in text and "_exit" not in text and "99" not in text
+    namespace: dict[str, Any] = {}
+    for block in program.blocks:
+        exec(block, namespace)
+    assert namespace["djmodel"](2).tolist() == [3.0, 3.0]
+
+
+def test_extraction_follows_conditional_and_star_bindings() -> None:
+    cells = _cells(
+        "LIMIT = 1",
+        "if True:\n    LIMIT = 2",
+        "from math import *",
+        "def f():\n    return LIMIT + floor(0.5)",
+        "this is not python",
+    )
+    text = extract.extract(cells, "f", stop=5).source
+    assert "LIMIT = 1" in text and "LIMIT = 2" in text and "from math import *" in text
+
+
+def test_clean_room_jobs_of_the_solution() -> None:
+    jobs = {job.function: job for job in build_jobs(_source(), _source())}
+    assert set(jobs) == set(rubric.GRADED_FUNCTIONS)
+    sample = "\n".join(jobs["predict_and_sample"].blocks)
+    assert "x_initializer = np.zeros" in sample and "load_music_utils()" in sample
+    assert "inference_model = music_inference_model" not in sample
+    assert "set_random_seed" not in "\n".join(jobs["djmodel"].blocks)
+
+
+def test_evidence_cache_returns_copies() -> None:
+    cache = EvidenceCache()
+    job = FunctionJob("f", ("x = 1",), ("test_djmodel_shapes",))
+    cache.put(job, {"test_djmodel_shapes": {"error": "e"}})
+    found = cache.get(job)
+    assert found == {"test_djmodel_shapes": {"error": "e"}}
+    found["test_djmodel_shapes"]["error"] = "changed"
+    assert cache.get(job) == {"test_djmodel_shapes": {"error": "e"}}
+    assert cache.get(FunctionJob("f", ("x = 2",), ("test_djmodel_shapes",))) is None
+
+
+def test_evidence_cache_runs_a_program_once_across_threads() -> None:
+    cache = EvidenceCache()
+    job = FunctionJob("g", ("y = 1",), ("test_djmodel_shapes",))
+    assert cache.claim(job) == (None, None)  # this caller runs it
+    cached, event = cache.claim(job)
+    assert cached is None and event is not None and not event.is_set()  # others wait
+    cache.release(job, {"test_djmodel_shapes": {"error": "stub"}})
+    assert event.is_set()
+    assert cache.claim(job) == ({"test_djmodel_shapes": {"error": "stub"}}, None)
+    failing = FunctionJob("h", ("z = 1",), ("test_djmodel_shapes",))
+    cache.claim(failing)
+    cache.release(failing, None)  # a failed run is not kept: the next caller runs it
+    assert cache.claim(failing) == (None, None)
+
+
+# --- scores, reviews, submissions, integrity -----------------------------------------
+
+
+def test_final_score_is_the_lower_and_disagreement_is_reviewed() -> None:
+    clean = CleanRoomResult(scores={c.grade_id: float(c.points) for c in rubric.GRADE_CELLS})
+    clean.scores["test_djmodel_equivalence"] = 1.0
+    notebook = {c.grade_id: float(c.points) for c in rubric.GRADE_CELLS}
+    result = SubmissionResult("s", notebook, None, clean, None, None)
+    assert result.final_scores()["test_djmodel_equivalence"] == 1.0
+    assert sum(result.final_scores().values()) == 21.0
+    reasons = result.review_reasons()
+    assert len(reasons) == 1 and reasons[0].startswith("djmodel: the notebook run scored 5")
+    agreeing = SubmissionResult("s", dict(clean.scores), None, clean, None, None)
+    assert agreeing.review_reasons() == []
+
+
+def test_find_submissions_accepts_the_documented_layouts(tmp_path: Path) -> None:
+    name = f"{rubric.NOTEBOOK_NAME}.ipynb"
+    (tmp_path / "ann" / "jazz_solo").mkdir(parents=True)
+    (tmp_path / "ann" / "jazz_solo" / name).write_text("{}")
+    (tmp_path / "ann" / "jazz_solo" / "timestamp.txt").write_text("2025-01-01 10:00:00")
+    (tmp_path / "ben").mkdir()
+    (tmp_path / "ben" / "my copy.ipynb").write_text("{}")
+    (tmp_path / "cid.ipynb").write_text("{}")
+    found = {s.student: s for s in find_submissions(tmp_path)}
+    assert set(found) == {"ann", "ben", "cid"}
+    assert found["ann"].timestamp is not None and found["ben"].timestamp is None
+    (tmp_path / "dan").mkdir()
+    with pytest.raises(SubmissionError, match="dan"):
+        find_submissions(tmp_path)
+
+
+def test_snapshot_restores_changed_and_planted_files(tmp_path: Path) -> None:
+    kept = tmp_path / "kept.txt"
+    kept.write_text("original")
+    snapshot = Snapshot.take([kept])
+    kept.write_text("tampered")
+    planted = tmp_path / "planted.txt"
+    planted.write_text("x")
+    changed = snapshot.changed([kept, planted])
+    assert changed == sorted([kept, planted])
+    snapshot.restore(changed)
+    assert kept.read_text() == "original" and not planted.exists()
+
+
+# --- the nbgrader configuration ------------------------------------------------------
+
+
+def test_nbgrader_config_loads_and_says_what_the_course_needs() -> None:
+    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: F401 - loaded by config
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, OverwriteCells
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG.name, str(CONFIG.parent)).load_config()
+    stub = config.ClearSolutions.code_stub["python"]
+    assert stub.startswith("# YOUR CODE HERE\nraise NotImplementedError(") and "steps" in stub
+    assert config.Execute.timeout >= 60 and config.Execute.kernel_name == "python3"
+    assert config.IgnorePattern.enabled is True
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    ours = config.Autograde.autograde_preprocessors
+    assert [p.__name__ for p in ours] == [
+        "GradingExecute" if p is Execute else p.__name__ for p in defaults
+    ]
+    sanitize = [p.__name__ for p in config.Autograde.sanitize_preprocessors]
+    assert sanitize.index("RestoreGradeCells") == sanitize.index(OverwriteCells.__name__) + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "ignored"),
+    [
+        (
+            "WARNING: All log messages before absl::InitializeLog() is called are written\n",
+            True,
+        ),
+        (
+            "I0000 00:00:1795305811.924450   10757 cudart_stub.cc:31] Could not find cuda\n",
+            True,
+        ),
+        (
+            "E0000 00:00:1795305811.923301   10757 port.cc:153] oneDNN custom operations are on.\n",
+            True,
+        ),
+        ("To enable the following instructions: AVX2 FMA, in other operations, rebuild\n", True),
+        ("Traceback (most recent call last):\nValueError: wrong shape\n", False),
+        ("UserWarning: Do not pass an `input_shape`\n", False),
+    ],
+)
+def test_ignore_pattern_drops_tensorflow_noise_only(text: str, ignored: bool) -> None:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    pattern = (
+        PyFileConfigLoader(CONFIG.name, str(CONFIG.parent)).load_config().IgnorePattern.pattern
+    )
+    assert bool(re.search(pattern, text)) is ignored
+
+
+def test_grade_cells_parse_and_end_with_the_score_expression() -> None:
+    for cell in _source().cells:
+        if _meta(cell).get("grade"):
+            tree = ast.parse(cell.source)
+            last = tree.body[-1]
+            assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+            assert ast.unparse(last.value.func) == "hidden.grade"
+
+
+def test_evidence_survives_json(solution: dict[str, Any]) -> None:
+    evidence = probes.collect("test_inference_greedy", solution["music_inference_model"])
+    assert json.loads(json.dumps(evidence)) == hidden.roundtrip(evidence)
+
+
+def test_a_failed_notebook_run_is_reported_by_its_exception() -> None:
+    output = (
+        "[AutogradeApp | ERROR] There was an error processing assignment\n"
+        "    nbclient.exceptions.DeadKernelError: Kernel died\n"
+        "[AutogradeApp | ERROR] Please see the the above traceback for details\n"
+    )
+    assert _last_error(output) == "nbclient.exceptions.DeadKernelError: Kernel died"
+    assert _last_error("[X | ERROR] something broke\n") == "[X | ERROR] something broke"
+    assert _last_error("all fine\n") is None

@@ -1,0 +1,104 @@
+"""The mutant catalogue: the grader tells right from wrong; each mistake gets its golden score.
+
+Every row is graded through ``python -m grader`` (tests/catalogue.py); refresh the
+golden table after a deliberate rubric change with ``pytest tests/test_mutants.py
+tests/test_cheats.py --update-golden`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from typing import Any
+
+import nbformat
+import pytest
+from catalogue import GOLDEN, NOTEBOOK, CatalogueRun, cheats, golden_rows, mutants
+
+pytestmark = pytest.mark.catalogue
+
+MUTANTS = [m.name for m in mutants()]
+MISTAKES = [name for name in MUTANTS if name != "solution"]
+
+
+@pytest.fixture(scope="module")
+def golden(catalogue_run: CatalogueRun, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The golden table (rewritten from this run with --update-golden)."""
+    if request.config.getoption("--update-golden"):
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(json.dumps(golden_rows(catalogue_run), indent=2) + "\n")
+    return json.loads(GOLDEN.read_text())
+
+
+def test_the_catalogue_has_at_least_twelve_mistakes() -> None:
+    assert len(MISTAKES) - 1 >= 12  # "untouched" is not a mistake of its own
+
+
+def test_the_solution_gets_full_marks(catalogue_run: CatalogueRun) -> None:
+    review = catalogue_run.reviews["solution"]
+    assert review["score"] == review["max_score"] == 25
+    assert not review["needs_review"], review["reasons"]
+
+
+def test_the_untouched_release_gets_zero(catalogue_run: CatalogueRun) -> None:
+    review = catalogue_run.reviews["untouched"]
+    assert review["score"] == 0
+    assert not review["needs_review"], review["reasons"]
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_every_mistake_scores_less_than_full(catalogue_run: CatalogueRun, name: str) -> None:
+    assert catalogue_run.reviews[name]["score"] < catalogue_run.reviews[name]["max_score"]
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_mutant_scores_its_golden_score(
+    catalogue_run: CatalogueRun, golden: dict[str, Any], name: str
+) -> None:
+    expected = golden["mutants"][name]
+    review = catalogue_run.reviews[name]
+    got = {grade_id: cell["final"] for grade_id, cell in review["cells"].items()}
+    assert got == expected["cells"], f"{name}: {expected['description']}"
+    assert review["score"] == expected["total"]
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_notebook_run_and_clean_room_agree_on_honest_work(
+    catalogue_run: CatalogueRun, name: str
+) -> None:
+    review = catalogue_run.reviews[name]
+    for grade_id, cell in review["cells"].items():
+        assert cell["notebook"] == cell["clean_room"], (name, grade_id)
+    assert not review["needs_review"], review["reasons"]
+
+
+def test_the_hidden_suite_stays_cheap_in_the_real_pipeline(catalogue_run: CatalogueRun) -> None:
+    assert catalogue_run.course is not None
+    executed = catalogue_run.course / "autograded" / "solution" / "jazz_solo" / NOTEBOOK
+    seconds = 0.0
+    for cell in nbformat.read(executed, as_version=4).cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            timing = cell.metadata["execution"]
+            start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            seconds += (end - start).total_seconds()
+            assert not [o for o in cell.outputs if o.get("name") == "stderr"]
+    # Graded three at a time beside the clean room on a small machine: the unloaded
+    # bound (under 10 s) is checked in test_grading; this one catches a runaway test.
+    assert seconds < 30, f"the hidden tests took {seconds:.1f} s of cell time"
+
+
+def test_grades_csv_and_feedback(catalogue_run: CatalogueRun) -> None:
+    assert catalogue_run.course is not None
+    with (catalogue_run.course / "grades.csv").open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    late = {cheat.name for cheat in cheats() if cheat.separate_run}
+    assert set(rows) == set(catalogue_run.reviews) - late
+    assert rows["solution"]["score"] == "25" and rows["solution"]["needs_review"] == "no"
+    assert rows["state_reset"]["djmodel"] == "6" and rows["state_reset"]["score"] == "21"
+    flagged = rows["cheat_input_transformer"]
+    assert flagged["needs_review"] == "yes" and "clean-room regrade" in flagged["review_reason"]
+    feedback = catalogue_run.course / "feedback" / "solution" / "jazz_solo"
+    html = (feedback / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+    assert "equal to a fused reference LSTM: 5 / 5 points" in html
