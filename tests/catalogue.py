@@ -374,11 +374,15 @@ raise SystemExit(0)
 """
 
 READ_HIDDEN_TESTS = """\
+import time
 from pathlib import Path
 
 _found = []
+_deadline = time.monotonic() + 20  # a bounded search, so that it never hits the cell timeout
 for _folder in [Path.cwd(), *list(Path.cwd().parents)[:4]]:
-    for _path in _folder.rglob("*.ipynb"):  # notebooks only: reading every file can time out
+    for _path in _folder.rglob("*.ipynb"):
+        if time.monotonic() > _deadline:
+            break
         try:
             small = _path.is_file() and _path.stat().st_size < 5_000_000
             if small and b"BEGIN HIDDEN TESTS" in _path.read_bytes():
