@@ -1,19 +1,14 @@
-"""Autograde submissions: nbgrader in a scratch course, the clean-room regrade, one gradebook.
+"""Grading results: what grading one submission found, and how it is written to the course.
 
-For each submission, in a worker thread (several at once with ``jobs``), at the same time:
-
-1. the clean-room regrade (``grader.cleanroom``) scores every graded function from the
-   submission's own extracted code, in fresh processes;
-2. ``nbgrader autograde`` runs the notebook in a scratch course outside the course
-   folder (a copy of the configuration and of the student-free gradebook), so learner
-   code finds neither the real gradebook nor the course files next to it.
-
-Then, in the main thread, the course files are checked (and restored if a submission
-changed them), and each result is written to the course's gradebook: every grade
-cell gets the LOWER of its notebook score and its clean-room score; any disagreement,
-a notebook nbgrader could not run, or a changed course file marks the submission
-"needs review" with the reason (gradebook comments, ``reviews/<student>.json``,
-``grades.csv``). The executed notebook lands in ``autograded/`` as usual.
+The batch grader (``grader.batch``) grades each submission in sandboxes on a Dask worker
+(``grader.isolated``): ``nbgrader autograde`` runs the notebook, and at the same time the
+clean-room regrade (``grader.cleanroom``) scores every graded function from the
+submission's own extracted code. The worker returns a ``SubmissionResult``; the batch's
+one writing process passes it to ``write_result``: every grade cell gets the LOWER of its
+notebook score and its clean-room score; any disagreement, a notebook nbgrader could not
+run, or a changed course file marks the submission "needs review" with the reason
+(gradebook comments, ``reviews/<student>.json``, ``grades.csv``). The executed notebook
+lands in ``autograded/`` as usual.
 """
 
 from __future__ import annotations
@@ -21,34 +16,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import tempfile
-import threading
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from grader import cleanroom, rubric
-from grader.course import Course, open_gradebook, run_nbgrader, write_config
-from grader.errors import IntegrityError, SubmissionError
-from grader.integrity import Snapshot, code_fingerprint
+from grader.course import Course, open_gradebook
 
-_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 _TOLERANCE = 1e-6
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One learner's submitted notebook (and its timestamp file, if any)."""
-
-    student: str
-    notebook: Path
-    timestamp: Path | None = None
 
 
 @dataclass
@@ -111,148 +87,10 @@ class SubmissionResult:
         return reasons
 
 
-def find_submissions(folder: Path) -> list[Submission]:
-    """The submissions in ``folder``, one per student.
-
-    Accepted layouts: ``<student>/jazz_solo/<notebook>.ipynb``, ``<student>/<notebook>.ipynb``
-    and ``<student>.ipynb``. A student folder holding one notebook of another name is
-    accepted too. A ``timestamp.txt`` next to the notebook is kept.
-
-    Raises:
-        SubmissionError: the folder is missing, a student id is not a plain name or comes
-            twice, or a student folder holds no notebook or several.
-    """
-    if not folder.is_dir():
-        raise SubmissionError(f"no submissions folder at {folder}")
-    expected = f"{rubric.NOTEBOOK_NAME}.ipynb"
-    submissions = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            student, notebook = entry.stem, entry
-        elif entry.is_dir():
-            student = entry.name
-            inner = (
-                entry / rubric.ASSIGNMENT_ID if (entry / rubric.ASSIGNMENT_ID).is_dir() else entry
-            )
-            candidates = sorted(p for p in inner.glob("*.ipynb") if not p.name.startswith("."))
-            exact = [p for p in candidates if p.name == expected]
-            if exact:
-                notebook = exact[0]
-            elif len(candidates) == 1:
-                notebook = candidates[0]
-            else:
-                found = ", ".join(p.name for p in candidates) or "no notebook"
-                raise SubmissionError(f"{inner}: expected {expected}, found {found}")
-        else:
-            continue
-        if not _STUDENT_ID.match(student):
-            raise SubmissionError(f"{entry}: {student!r} is not a usable student id")
-        if any(s.student == student for s in submissions):
-            raise SubmissionError(f"{entry}: a second submission of {student!r}")
-        stamp = notebook.parent / "timestamp.txt"
-        submissions.append(Submission(student, notebook, stamp if stamp.is_file() else None))
-    return submissions
-
-
-def _notebook_scores(scratch: Course, student: str) -> dict[str, float | None]:
-    scores: dict[str, float | None] = {}
-    with open_gradebook(scratch.db_url) as gradebook:
-        for cell in rubric.GRADE_CELLS:
-            try:
-                grade = gradebook.find_grade(
-                    cell.grade_id, rubric.NOTEBOOK_NAME, rubric.ASSIGNMENT_ID, student
-                )
-                scores[cell.grade_id] = (
-                    None if grade.auto_score is None else float(grade.auto_score)
-                )
-            except Exception:  # no submission or no grade recorded
-                scores[cell.grade_id] = None
-    return scores
-
-
-def grade_submission(
-    course: Course,
-    submission: Submission,
-    scratch_root: Path,
-    cache: cleanroom.EvidenceCache | None = None,
-) -> SubmissionResult:
-    """Grade one submission away from the course folder (steps 1 and 2 of the module docstring).
-
-    Args:
-        course: the released course (its source notebook and student-free gradebook are used).
-        submission: the learner's notebook.
-        scratch_root: an empty private folder, outside the course.
-        cache: clean-room evidence shared by the submissions of one grading run.
-    """
-    student = submission.student
-    timestamp = submission.timestamp.read_text().strip() if submission.timestamp else None
-    try:
-        notebook = nbformat.read(submission.notebook, as_version=4)
-    except Exception as error:  # not a notebook at all
-        empty = cleanroom.CleanRoomResult(notes=["the submission is not a readable notebook"])
-        return SubmissionResult(
-            student, {}, f"unreadable notebook ({error})", empty, None, timestamp
-        )
-    source = nbformat.read(course.source_notebook, as_version=4)
-    # The clean room runs while nbgrader does (both wait on their own processes), in a
-    # folder of its own, away from the notebook's scratch course.
-    clean_dir = Path(tempfile.mkdtemp(prefix="jazz-clean-"))
-    try:
-        with ThreadPoolExecutor(max_workers=1) as side:
-            clean_future = side.submit(cleanroom.regrade, notebook, source, clean_dir, cache=cache)
-            done, scores, autograded, log = _run_nbgrader(course, scratch_root, submission)
-            clean = clean_future.result()
-        child_log = clean_dir / "child.log"
-        text = log.read_text(encoding="utf-8", errors="replace")
-        if child_log.exists():
-            text += "\n--- clean room ---\n" + child_log.read_text(
-                encoding="utf-8", errors="replace"
-            )
-    finally:
-        shutil.rmtree(clean_dir, ignore_errors=True)
-    error = None
-    if done.returncode != 0 or not (autograded / f"{rubric.NOTEBOOK_NAME}.ipynb").is_file():
-        error = _last_error(done.stdout) or f"nbgrader exited with status {done.returncode}"
-    return SubmissionResult(
-        student,
-        scores,
-        error,
-        clean,
-        autograded if autograded.is_dir() else None,
-        timestamp,
-        log=text,
-    )
-
-
-def _run_nbgrader(
-    course: Course, scratch_root: Path, submission: Submission
-) -> tuple[subprocess.CompletedProcess[str], dict[str, float | None], Path, Path]:
-    """nbgrader autograde of one submission in a scratch course under ``scratch_root``."""
-    student = submission.student
-
-    scratch = Course(scratch_root / "course")
-    write_config(scratch.root)
-    shutil.copyfile(course.template_gradebook, scratch.gradebook)
-    target = scratch.submitted_dir(student)
-    target.mkdir(parents=True)
-    shutil.copyfile(submission.notebook, target / f"{rubric.NOTEBOOK_NAME}.ipynb")
-    if submission.timestamp:
-        shutil.copyfile(submission.timestamp, target / "timestamp.txt")
-    log = scratch_root / "nbgrader.log"
-    done = run_nbgrader(
-        scratch.root,
-        ["autograde", rubric.ASSIGNMENT_ID, f"--student={student}", "--force"],
-        log=log,
-    )
-    return done, _notebook_scores(scratch, student), scratch.autograded_dir(student), log
-
-
 _EXCEPTION_LINE = re.compile(r"^\s*(?:[\w]+\.)*\w*(?:Error|Exception|Exit|Interrupt)\b:?.*$")
 
 
-def _last_error(output: str) -> str | None:
+def last_error(output: str) -> str | None:
     """The most telling error line of nbgrader's output (an exception, else its last ERROR)."""
     lines = output.splitlines()
     exceptions = [line.strip() for line in lines if _EXCEPTION_LINE.match(line)]
@@ -351,121 +189,3 @@ GRADING_MODULES: tuple[str, ...] = (
     "rubric",
 )
 """The grader's modules that compute or record scores (jazz_utils plays no part in them)."""
-
-
-def _grading_code() -> list[Path]:
-    folder = Path(__file__).parent
-    return [folder / f"{name}.py" for name in GRADING_MODULES]
-
-
-Progress = Callable[[str], None]
-
-
-def autograde(
-    course: Course,
-    submissions: list[Submission],
-    jobs: int = 1,
-    progress: Progress | None = None,
-) -> list[SubmissionResult]:
-    """Grade ``submissions`` into ``course`` (see the module docstring).
-
-    Args:
-        course: a released course.
-        submissions: from ``find_submissions``.
-        jobs: submissions graded at the same time.
-        progress: called with a line of text as each submission finishes.
-
-    Returns:
-        The results, in the order of ``submissions``.
-
-    Raises:
-        CourseError: the course is not released.
-        IntegrityError: the grader's code changed during grading.
-    """
-    course.require_released()
-    write_config(course.root)
-    for submission in submissions:
-        folder = course.submitted_dir(submission.student)
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(submission.notebook, folder / f"{rubric.NOTEBOOK_NAME}.ipynb")
-        if submission.timestamp:
-            shutil.copyfile(submission.timestamp, folder / "timestamp.txt")
-
-    code_before = code_fingerprint(_grading_code())
-    snapshot = Snapshot.take(course.protected_paths())
-    lock = threading.Lock()
-    active: set[str] = set()
-    window: set[str] = set()
-    scratch_roots: list[Path] = []
-    cache = cleanroom.EvidenceCache()
-
-    def work(submission: Submission) -> SubmissionResult:
-        with lock:
-            active.add(submission.student)
-            window.add(submission.student)
-        scratch_root = Path(tempfile.mkdtemp(prefix="jazz-grade-"))
-        with lock:
-            scratch_roots.append(scratch_root)
-        try:
-            return grade_submission(course, submission, scratch_root, cache)
-        except Exception as error:  # a failure of the grading run itself, not of the learner
-            empty = cleanroom.CleanRoomResult(notes=[f"grading failed: {error}"])
-            return SubmissionResult(
-                submission.student,
-                {},
-                f"grading failed ({type(error).__name__})",
-                empty,
-                None,
-                None,
-            )
-        finally:
-            with lock:
-                active.discard(submission.student)
-
-    results: dict[str, SubmissionResult] = {}
-    tampered: dict[str, list[Path]] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures: dict[Future[SubmissionResult], Submission] = {
-                pool.submit(work, s): s for s in submissions
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                changed = snapshot.changed(course.protected_paths())
-                with lock:
-                    suspects = set(window)
-                    window.clear()
-                    window.update(active)
-                if changed:
-                    snapshot.restore(changed)
-                    for student in suspects:
-                        tampered.setdefault(student, []).extend(changed)
-                for future in done:
-                    result = future.result()
-                    results[result.student] = result
-                    if progress:
-                        total = sum(result.final_scores().values())
-                        flag = "  NEEDS REVIEW" if result.review_reasons() else ""
-                        progress(f"{result.student}: {total:g} / {rubric.TOTAL_POINTS:g}{flag}")
-        code_after = code_fingerprint(_grading_code())
-        changed_code = [
-            path for path, digest in code_before.items() if code_after.get(path) != digest
-        ]
-        if changed_code:
-            raise IntegrityError(
-                "the grader's code changed while submissions were graded; nothing was "
-                f"written to the gradebook: {[str(p) for p in changed_code]}"
-            )
-        for student, paths in tampered.items():
-            names = sorted({str(p.relative_to(course.root)) for p in paths})
-            results[student].reasons.append(
-                "course files changed while this submission was graded (restored): "
-                + ", ".join(names)
-            )
-        for submission in submissions:
-            write_result(course, results[submission.student])
-    finally:
-        for scratch_root in scratch_roots:
-            shutil.rmtree(scratch_root, ignore_errors=True)
-    return [results[s.student] for s in submissions]

@@ -29,11 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from grader import judges, rubric
-from grader.errors import CleanRoomError
 from grader.extract import Program, extract, first_grade_cell, sanitized_cells
 
 CLEANROOM_TIMEOUT = 600.0
@@ -161,11 +159,27 @@ def _read_progress(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_FORK = {"children": False}
+"""Whether children are forked from this process (see ``fork_children``)."""
+
+
+def fork_children() -> None:
+    """Fork the clean room's children from this process from now on, instead of new Pythons.
+
+    For a process that imported TensorFlow before it read any job and holds nothing else
+    (the batch grader's warm start, ``grader.forkserver``): each child starts with the
+    imports done, saving about 3 s of CPU.
+    """
+    _FORK["children"] = True
+
+
 def _launch(
     job_file: Path, out_file: Path, workdir: Path, timeout: float
 ) -> tuple[int | None, bool]:
     """Run one child process; return (exit code, whether it timed out)."""
     with (workdir / "child.log").open("a", encoding="utf-8") as log:
+        if _FORK["children"]:
+            return _wait_forked(_fork_child(job_file, out_file, workdir, log.fileno()), timeout)
         process = subprocess.Popen(
             [sys.executable, "-m", "grader.cleanroom", str(job_file), str(out_file)],
             cwd=workdir / "run",
@@ -185,6 +199,51 @@ def _launch(
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         return code, timed_out
+
+
+def _fork_child(job_file: Path, out_file: Path, workdir: Path, log_fd: int) -> int:
+    """Fork the child that runs ``child_main``, in a session of its own; its process id."""
+    env = _child_environment()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 1
+    try:
+        os.setsid()
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.chdir(workdir / "run")
+        sys.path[0] = os.getcwd()
+        os.environ.clear()
+        os.environ.update(env)
+        code = child_main(job_file, out_file)
+    finally:
+        os._exit(code)
+
+
+def _wait_forked(pid: int, timeout: float) -> tuple[int | None, bool]:
+    """Wait for a forked child as ``Popen.wait`` would (a signal gives -N); kill its session."""
+    deadline = time.monotonic() + max(timeout, 1.0)
+    code: int | None = None
+    timed_out = False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            break
+        if time.monotonic() > deadline:
+            timed_out = True
+            break
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    if timed_out:
+        os.waitpid(pid, 0)
+    return code, timed_out
 
 
 def collect_evidence(
@@ -306,35 +365,17 @@ def _blame(pending: list[FunctionJob], remaining: list[str], current: dict[str, 
     return remaining[:1]
 
 
-def regrade(
-    submission: Path | NotebookNode,
-    source: Path | NotebookNode,
-    workdir: Path,
-    timeout: float = CLEANROOM_TIMEOUT,
-    cache: EvidenceCache | None = None,
+def judge_evidence(
+    jobs: list[FunctionJob], evidence: dict[str, Any], notes: list[str]
 ) -> CleanRoomResult:
-    """Regrade every graded function of ``submission`` in the clean room.
+    """The clean room's scores: each grade cell's evidence judged (``grader.judges``).
 
     Args:
-        submission: the learner's notebook (a path or a notebook read before anything ran).
-        source: the course's source notebook.
-        workdir: an empty private folder for the child processes' files.
-        timeout: seconds for the whole regrade.
-        cache: evidence of programs already run in this session (see ``EvidenceCache``).
-
-    Raises:
-        CleanRoomError: the submission cannot be read as a notebook.
+        jobs: the submission's extracted functions (``build_jobs``).
+        evidence: what the children found, per grade id (``collect_evidence``).
+        notes: what went wrong while gathering it.
     """
-    try:
-        if isinstance(submission, Path):
-            submission = nbformat.read(submission, as_version=4)
-        if isinstance(source, Path):
-            source = nbformat.read(source, as_version=4)
-    except (OSError, ValueError) as error:
-        raise CleanRoomError(f"cannot read the notebook: {error}") from error
-    jobs = build_jobs(submission, source)
-    evidence, notes = collect_evidence(jobs, workdir, timeout, cache)
-    result = CleanRoomResult(notes=notes)
+    result = CleanRoomResult(notes=list(notes))
     if any(isinstance(e, dict) and e.get("tampered") for e in evidence.values()):
         result.notes.append(TAMPERED)
     for job in jobs:

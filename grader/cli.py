@@ -1,7 +1,8 @@
 """``python -m grader``: the course's commands, wrapping nbgrader.
 
     python -m grader release    [--course course] [--solutions solutions] [--notebooks notebooks]
-    python -m grader autograde  --submissions DIR [--course course] [--jobs N] [--no-feedback]
+    python -m grader autograde  --submissions DIR [--course course] [--workers N]
+                                [--scheduler ADDRESS] [--timeout S] [--memory LIMIT] [--no-feedback]
     python -m grader feedback   [--course course]
     python -m grader export     [--course course] [--to FILE]
 
@@ -20,10 +21,11 @@ from pathlib import Path
 from sqlalchemy.exc import SAWarning
 
 from grader import rubric
-from grader.autograde import autograde, find_submissions
+from grader.batch import Engine, parse_size, run_batch
 from grader.course import Course, prepare, release, run_nbgrader
 from grader.errors import GradingError
 from grader.export import write_grades_csv
+from grader.isolated import Limits
 
 
 def _default_jobs() -> int:
@@ -46,7 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     course_option(auto)
     auto.add_argument("--submissions", type=Path, required=True, help="one entry per student")
     auto.add_argument("--solutions", type=Path, default=Path("solutions"))
-    auto.add_argument("--jobs", type=int, default=_default_jobs(), help="submissions at once")
+    auto.add_argument(
+        "--workers",
+        "--jobs",
+        dest="workers",
+        type=int,
+        default=_default_jobs(),
+        help="local Dask worker processes, one submission each at a time (default: CPU cores)",
+    )
+    auto.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (tcp://host:8786)"
+    )
+    auto.add_argument(
+        "--timeout", type=float, default=Limits.timeout, help="seconds per submission"
+    )
+    auto.add_argument("--memory", default="4GiB", help="memory of each process of a submission")
     auto.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
 
     feedback = commands.add_parser("feedback", help="HTML feedback for graded students")
@@ -80,11 +96,12 @@ def run(argv: list[str] | None = None) -> int:
         target = release(args.course, args.solutions, args.notebooks)
         print(f"released {target} (course folder {args.course})")
     elif args.command == "autograde":
-        submissions = find_submissions(args.submissions)
+        limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
         if not course.template_gradebook.exists():
             prepare(args.course, args.solutions)
-        autograde(course, submissions, jobs=args.jobs, progress=print)
-        print(f"grades: {write_grades_csv(course)}")
+        engine = Engine(workers=args.workers, scheduler=args.scheduler)
+        report = run_batch(course, args.submissions, engine, limits, hide=(args.solutions,))
+        print(f"grades: {course.grades_csv}\nreport: {report.path}")
         if not args.no_feedback:
             _feedback(course)
     elif args.command == "feedback":
@@ -104,3 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     except GradingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every result written so far is kept; run the same command again "
+            "to grade the rest (nothing graded and unchanged runs again)",
+            file=sys.stderr,
+        )
+        return 130

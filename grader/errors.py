@@ -19,13 +19,13 @@ class SubmissionError(GradingError):
     """A submission folder or notebook cannot be read or is laid out wrongly."""
 
 
-class CleanRoomError(GradingError):
-    """The clean-room regrade could not be prepared or its evidence could not be read."""
-
-
 class IntegrityError(GradingError):
     """Files the grader relies on were modified while submissions were being graded."""
 
 
 class SandboxError(GradingError):
     """A sandbox for running learner code could not be set up as asked."""
+
+
+class BatchError(GradingError):
+    """A batch could not be run: the Dask engine is unreachable, a worker runs other code."""

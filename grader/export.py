@@ -26,6 +26,7 @@ COLUMNS: tuple[str, ...] = (
     "max_score",
     "needs_review",
     "review_reason",
+    "status",
 )
 
 
@@ -65,6 +66,7 @@ def grade_rows(gradebook: Gradebook, reviews_dir: Path | None = None) -> list[di
             max_score=f"{rubric.TOTAL_POINTS:g}",
             needs_review="yes" if needs_review else "no",
             review_reason=" | ".join(review.get("reasons", [])),
+            status=review.get("status") or ("needs review" if needs_review else "graded"),
         )
         rows.append(row)
     return rows

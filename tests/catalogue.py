@@ -650,9 +650,8 @@ def cheats() -> list[Cheat]:
         Cheat(
             "cheat_write_course_files",
             "finds gradebook.db through the process tree, sets every score to 1000, and writes "
-            "to nbgrader_config.py and source/",
+            "to nbgrader_config.py and source/ (in the batch grader's sandbox it finds none)",
             _after_imports(WRITE_COURSE_FILES),
-            flagged=True,
             separate_run=True,
         ),
     ]

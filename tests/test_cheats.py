@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from catalogue import GOLDEN, CatalogueRun, cheats
+from catalogue import GOLDEN, NOTEBOOK, CatalogueRun, cheats
 
 pytestmark = pytest.mark.catalogue
 
@@ -34,11 +34,19 @@ def test_no_cheat_gains_a_point(catalogue_run: CatalogueRun, name: str) -> None:
     assert review["score"] <= base["score"]
 
 
+def _sandboxed(review: dict) -> bool:
+    """Whether the submission's kernel ran with the course hidden (grader.jail's mounts)."""
+    mounts = review.get("isolation", {}).get("notebook", {}).get("mounts", "")
+    return mounts.startswith("isolated")
+
+
 @pytest.mark.parametrize("name", list(CHEATS))
 def test_cheat_scores_its_golden_score(catalogue_run: CatalogueRun, name: str) -> None:
     expected = json.loads(GOLDEN.read_text())["cheats"][name]
     review = catalogue_run.reviews[name]
     assert {g: c["final"] for g, c in review["cells"].items()} == expected["cells"]
+    if name == "cheat_write_course_files" and not _sandboxed(review):
+        return  # without a sandbox it reaches the course: see the test below
     assert review["needs_review"] == expected["needs_review"]
 
 
@@ -58,10 +66,23 @@ def test_cheat_fools_the_notebook_run_but_not_the_clean_room(
     assert notebook > final, "the cheat no longer fools nbgrader: it proves nothing"
 
 
-def test_course_files_written_by_a_submission_are_restored(catalogue_run: CatalogueRun) -> None:
+def test_course_files_are_out_of_reach_or_restored(catalogue_run: CatalogueRun) -> None:
+    """In its sandbox the cheat finds no course; without one, what it writes is put back."""
     assert catalogue_run.course_files_intact
-    reasons = catalogue_run.reviews["cheat_write_course_files"]["reasons"]
-    changed = next(reason for reason in reasons if "course files changed" in reason)
+    review = catalogue_run.reviews["cheat_write_course_files"]
+    if _sandboxed(review):
+        assert catalogue_run.course is not None
+        late = catalogue_run.course.parent.parent / "late" / "course"
+        executed = late / "autograded" / "cheat_write_course_files" / "jazz_solo" / NOTEBOOK
+        outputs = [
+            "".join(output.get("text", ""))
+            for cell in nbformat.read(executed, as_version=4).cells
+            for output in cell.get("outputs", [])
+        ]
+        assert any("wrote to []" in text for text in outputs), outputs
+        assert not any("course files changed" in reason for reason in review["reasons"])
+        return
+    changed = next(reason for reason in review["reasons"] if "course files changed" in reason)
     assert "gradebook.db" in changed and "nbgrader_config.py" in changed
 
 
