@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+GRADE_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
@@ -87,13 +88,14 @@ bench: $(STAMP)  ## benchmarks that print measured ratios (not part of the tests
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/audio.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/batch.py
 
 release: $(STAMP)  ## regenerate the student release notebooks/ (and the course folder course/) from solutions/
 	$(BIN)/python -m grader release
 
-grade: $(STAMP)  ## autograde SUBMISSIONS=dir into course/: gradebook, grades.csv, HTML feedback
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir" >&2; exit 2; }
-	$(BIN)/python -m grader autograde --submissions $(SUBMISSIONS)
+grade: $(STAMP)  ## autograde SUBMISSIONS=dir [GRADE_ARGS="--workers 4"] into course/ (see grader/README.md)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir [GRADE_ARGS=...]" >&2; exit 2; }
+	$(BIN)/python -m grader autograde --submissions $(SUBMISSIONS) $(GRADE_ARGS)
 
 clean:  ## remove caches and outputs (keeps .venv)
 	rm -rf output .pytest_cache .ruff_cache .hypothesis build *.egg-info
