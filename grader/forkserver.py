@@ -118,8 +118,10 @@ def _receive(conn: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | No
 def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]) -> int | None:
     """Have the fork server at ``path`` run ``command`` under the spec; its exit status.
 
-    ``fds`` are the status and output files (-1: none). Returns None when the server
-    cannot be reached: the caller then starts the command itself.
+    ``fds`` are the status and output files (-1: none); they stay the caller's to close.
+    Returns None when the server cannot be reached or fails before the command starts:
+    the caller then starts the command itself, so a fault of the fork server never
+    counts against a submission.
     """
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -127,7 +129,6 @@ def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]
     except OSError:
         conn.close()
         return None
-    sent = [fd for fd in fds if fd >= 0]
     request = {
         "spec": spec_json,
         "command": command,
@@ -135,12 +136,10 @@ def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]
         "fds": [fd >= 0 for fd in fds],
     }
     try:
-        _send(conn, request, sent)
+        _send(conn, request, [fd for fd in fds if fd >= 0])
     except OSError:
         conn.close()
         return None
-    for fd in sent:
-        os.close(fd)
 
     def forward(signum: int, frame: Any) -> None:
         with contextlib.suppress(OSError):
@@ -148,6 +147,7 @@ def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
+    started = False
     while True:
         try:
             message, _ = _receive(conn)
@@ -155,8 +155,15 @@ def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]
             continue
         except (OSError, ValueError):
             message = None
-        if message is None:  # the server or its handler died: the kernel died with it
-            return 128 + signal.SIGKILL
+        if message is None:
+            conn.close()
+            if started:  # the handler died, and the sandbox with it
+                return 128 + signal.SIGKILL
+            for signum in (signal.SIGTERM, signal.SIGHUP):  # the caller starts the command
+                signal.signal(signum, signal.SIG_DFL)
+            return None
+        if message.get("started"):
+            started = True
         if "exit" in message:
             conn.close()
             return int(message["exit"])
@@ -226,6 +233,8 @@ def _handle(conn: socket.socket) -> int:
                 os._exit(code)
         jail._exec(spec, command, fds, protections, runner)
     jail._close(fds[:1])
+    with contextlib.suppress(OSError):
+        _send(conn, {"started": True})
     code = _watch(conn, child)
     jail._record_end(fds[1], code)
     with contextlib.suppress(OSError):

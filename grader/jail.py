@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _delegate(spec: JailSpec, text: str, command: list[str]) -> int | None:
-    """Hand ``command`` to the fork server (see ``grader.forkserver``); None: it is not there."""
+    """Hand ``command`` to the fork server (``grader.forkserver``); None: it did not start it."""
     from grader import forkserver
 
     if spec.forkserver is None:
@@ -526,8 +526,7 @@ def _delegate(spec: JailSpec, text: str, command: list[str]) -> int | None:
     if spec.output:
         output_fd = os.open(spec.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     code = forkserver.delegate(spec.forkserver, text, command, (status_fd, output_fd))
-    if code is None:  # not reachable: the descriptors are still ours
-        _close((status_fd, output_fd))
+    _close((status_fd, output_fd))
     return code
 
 

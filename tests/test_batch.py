@@ -763,3 +763,48 @@ def test_the_fork_server_starts_only_known_modules() -> None:
     assert not serves(["python", "-m", "http.server"])
     assert not serves(["/usr/bin/env", "-m", "ipykernel_launcher"])
     assert not serves(["python", "-c", "print(1)"])
+
+
+def _one_shot_server(path: Path, replies: list[dict[str, Any]]) -> Any:
+    """A stand-in fork server: takes one request, sends ``replies``, hangs up."""
+    import socket
+    import struct
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1 << 16)
+            for reply in replies:
+                data = json.dumps(reply).encode()
+                conn.sendall(struct.pack("!I", len(data)) + data)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_fork_server_that_fails_before_the_start_is_bypassed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher starts the command itself rather than report a dead kernel."""
+    from grader.forkserver import delegate
+
+    command = ["python", "-m", "ipykernel_launcher", "-f", "kernel.json"]
+    # delegate installs the launcher's signal handlers: not this test process's to change
+    monkeypatch.setattr(signal, "signal", lambda *args: None)
+    assert delegate(str(tmp_path / "nobody.sock"), "{}", command, (-1, -1)) is None
+    thread = _one_shot_server(tmp_path / "fails.sock", [])
+    assert delegate(str(tmp_path / "fails.sock"), "{}", command, (-1, -1)) is None
+    thread.join(10)
+    thread = _one_shot_server(tmp_path / "dies.sock", [{"started": True}])
+    assert delegate(str(tmp_path / "dies.sock"), "{}", command, (-1, -1)) == 128 + signal.SIGKILL
+    thread.join(10)
+    thread = _one_shot_server(tmp_path / "ends.sock", [{"started": True}, {"exit": 3}])
+    assert delegate(str(tmp_path / "ends.sock"), "{}", command, (-1, -1)) == 3
+    thread.join(10)
