@@ -201,11 +201,17 @@ def _run_module(command: list[str], env: dict[str, str]) -> None:
 
 
 def _handle(conn: socket.socket) -> int:
-    """One kernel: set its sandbox up, run it, watch the launcher; the kernel's exit status."""
+    """One command: set its sandbox up, run it, watch the launcher; the command's exit status.
+
+    A request for a command this server does not serve is refused before anything starts
+    (the launcher then starts it itself).
+    """
     from grader import jail
 
     message, received = _receive(conn, max_fds=2)
-    if message is None:
+    if message is None or not serves([str(part) for part in message.get("command", [])]):
+        for fd in received:
+            os.close(fd)
         return 1
     flags = list(message.get("fds", [False, False]))
     queue = list(received)
@@ -216,8 +222,8 @@ def _handle(conn: socket.socket) -> int:
     os.setpgid(0, 0)  # the sandbox's own group: an interrupt reaches it and nothing else
     protections = jail.Protections(process_group=int(message.get("process_group", 0)))
     protections.notes.append("forked from the worker's fork server (warm start)")
-    runner = _run_module if serves(command) else None
-    entered = spec.isolate and jail._namespaces(protections)
+    runner = _run_module
+    entered = spec.isolate and jail.enter_namespaces(protections)
     if not spec.isolate:
         why = "not isolated: isolation turned off"
         protections.network = protections.pid = protections.mounts = why
@@ -228,15 +234,15 @@ def _handle(conn: socket.socket) -> int:
         if entered:
             code = 1
             try:
-                code = jail._init(spec, command, fds, protections, runner)
+                code = jail.run_as_init(spec, command, fds, protections, runner)
             finally:
                 os._exit(code)
-        jail._exec(spec, command, fds, protections, runner)
-    jail._close(fds[:1])
+        jail.exec_command(spec, command, fds, protections, runner)
+    jail.close_fds(fds[:1])
     with contextlib.suppress(OSError):
         _send(conn, {"started": True})
     code = _watch(conn, child)
-    jail._record_end(fds[1], code)
+    jail.record_end(fds[1], code)
     with contextlib.suppress(OSError):
         _send(conn, {"exit": code})
     return code
@@ -249,7 +255,7 @@ def _watch(conn: socket.socket, child: int) -> int:
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid == child:
-            return jail._exit_code(status)
+            return jail.exit_code(status)
         readable, _, _ = select.select([conn], [], [], 0.2)
         if not readable:
             continue
@@ -274,7 +280,7 @@ def serve(path: str) -> None:
     """The fork server's main loop: import, listen on ``path``, fork a handler per request."""
     from grader import jail
 
-    jail._die_with_parent()
+    jail.die_with_parent()
     parent = os.getppid()
     for name in PRELOAD:
         __import__(name)
@@ -299,7 +305,7 @@ def serve(path: str) -> None:
         handler = os.fork()
         if handler == 0:
             server.close()
-            jail._die_with_parent()
+            jail.die_with_parent()
             code = 1
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)

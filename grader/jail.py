@@ -196,7 +196,7 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     )
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     with contextlib.suppress(Exception):
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -218,7 +218,7 @@ def _enter_user_namespace(flags: int) -> None:
     Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
 
 
-def _namespaces(protections: Protections) -> bool:
+def enter_namespaces(protections: Protections) -> bool:
     """Enter new PID, network and mount namespaces; return whether it worked."""
     flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS
     reasons = []
@@ -353,7 +353,7 @@ Runner = Callable[[list[str], dict[str, str]], None]
 """Runs a command in this process (instead of ``exec``) with an environment; never returns."""
 
 
-def _exec(
+def exec_command(
     spec: JailSpec,
     command: list[str],
     fds: tuple[int, int],
@@ -405,7 +405,7 @@ def ending(code: int) -> str:
     return f"exit status {code}"
 
 
-def _record_end(output_fd: int, code: int) -> None:
+def record_end(output_fd: int, code: int) -> None:
     """Append how the command ended to its output (where the caller reads it)."""
     if output_fd < 0:
         return
@@ -414,19 +414,19 @@ def _record_end(output_fd: int, code: int) -> None:
         os.close(output_fd)
 
 
-def _close(fds: tuple[int, ...]) -> None:
+def close_fds(fds: tuple[int, ...]) -> None:
     for fd in fds:
         if fd >= 0:
             os.close(fd)
 
 
-def _exit_code(status: int) -> int:
+def exit_code(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
 
 
-def _init(
+def run_as_init(
     spec: JailSpec,
     command: list[str],
     fds: tuple[int, int],
@@ -434,7 +434,7 @@ def _init(
     runner: Runner | None = None,
 ) -> int:
     """PID 1 of the new namespace: start the command, reap orphans, return its exit code."""
-    _die_with_parent()
+    die_with_parent()
     try:
         _loopback_up()
         protections.network = "isolated: own network namespace, loopback only"
@@ -446,15 +446,15 @@ def _init(
         protections.mounts = f"not isolated: {error}"
     child = os.fork()
     if child == 0:
-        _exec(spec, command, fds, protections, runner)
-    _close(fds)
+        exec_command(spec, command, fds, protections, runner)
+    close_fds(fds)
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
         except ChildProcessError:
             return 1
         if pid == child:
-            return _exit_code(status)
+            return exit_code(status)
 
 
 def launch(spec: JailSpec, command: list[str]) -> int:
@@ -469,7 +469,7 @@ def launch(spec: JailSpec, command: list[str]) -> int:
     fds = (status_fd, output_fd)
     protections = Protections(process_group=os.getpgrp())
     parent = os.getppid()
-    entered = spec.isolate and _namespaces(protections)
+    entered = spec.isolate and enter_namespaces(protections)
     if not spec.isolate:
         why = "not isolated: isolation turned off"
         protections.network = protections.pid = protections.mounts = why
@@ -478,16 +478,16 @@ def launch(spec: JailSpec, command: list[str]) -> int:
         if entered:
             code = 1
             try:
-                code = _init(spec, command, fds, protections)
+                code = run_as_init(spec, command, fds, protections)
             finally:
                 os._exit(code)
-        _exec(spec, command, fds, protections)
-    _close(fds[:1])
+        exec_command(spec, command, fds, protections)
+    close_fds(fds[:1])
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid == child:
-            code = _exit_code(status)
-            _record_end(fds[1], code)
+            code = exit_code(status)
+            record_end(fds[1], code)
             return code
         if os.getppid() != parent:  # the grader died: take everything down with it
             with contextlib.suppress(ProcessLookupError):
@@ -526,7 +526,7 @@ def _delegate(spec: JailSpec, text: str, command: list[str]) -> int | None:
     if spec.output:
         output_fd = os.open(spec.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     code = forkserver.delegate(spec.forkserver, text, command, (status_fd, output_fd))
-    _close((status_fd, output_fd))
+    close_fds((status_fd, output_fd))
     return code
 
 
