@@ -41,6 +41,21 @@ c.Execute.interrupt_on_timeout = True
 # Output still arriving after a cell has finished: wait long enough for a loaded machine.
 c.Execute.iopub_timeout = 60
 c.GradingExecute.run_locked_cells = list(LOCKED_CELLS_RUN_WHEN_GRADING)
+# Output limits, held while the notebook runs (grader/preprocessors.py): a cell that prints
+# 150 MB leaves a small notebook with "[output truncated by the grader: N more bytes]" notes
+# and is still graded and given feedback. Errors and results (what grade cells are scored
+# from) are never dropped, only shortened. -1 switches a limit off.
+# Stream output (stdout and stderr together) one cell keeps, in UTF-8 bytes.
+c.GradingExecute.max_cell_stream_bytes = 100_000
+# Characters one line keeps (stream output, an error's value, a traceback entry).
+c.GradingExecute.max_line_chars = 10_000
+# One display or result (image, HTML...) larger than this becomes a one-line note.
+c.GradingExecute.max_rich_output_bytes = 500_000
+# All the notebook's outputs; past it, outputs are left out with one note per cell and stream.
+c.GradingExecute.max_notebook_output_bytes = 5_000_000
+# nbgrader's LimitOutput, after the run, still caps traceback entries.
+c.LimitOutput.max_lines = -1  # the byte limits of GradingExecute bound the output
+c.LimitOutput.max_traceback = 100
 # nbgrader's own list, with GradingExecute in place of Execute.
 c.Autograde.autograde_preprocessors = [
     GradingExecute,
