@@ -1,14 +1,14 @@
 """Grading results: what grading one submission found, and how it is written to the course.
 
 The batch grader (``grader.batch``) grades each submission in sandboxes on a Dask worker
-(``grader.isolated``): ``nbgrader autograde`` runs the notebook, and at the same time the
-clean-room regrade (``grader.cleanroom``) scores every graded function from the
-submission's own extracted code. The worker returns a ``SubmissionResult``; the batch's
-one writing process passes it to ``write_result``: every grade cell gets the LOWER of its
-notebook score and its clean-room score; any disagreement, a notebook nbgrader could not
-run, or a changed course file marks the submission "needs review" with the reason
-(gradebook comments, ``reviews/<student>.json``, ``grades.csv``). The executed notebook
-lands in ``autograded/`` as usual.
+(``grader.isolated``): ``nbgrader autograde`` runs the notebook (its executed copy is
+the learner's feedback), and the clean-room regrade (``grader.cleanroom``) scores every
+graded function from what it makes, judged outside every sandbox that ran learner code.
+The worker returns a ``SubmissionResult``; the batch's one writing process passes it to
+``write_result``: every grade cell gets its clean-room score; a notebook nbgrader could
+not run, a clean room that went wrong, or a changed course file marks the submission
+"needs review" with the reason (gradebook comments, ``reviews/<student>.json``,
+``grades.csv``). The executed notebook lands in ``autograded/`` as usual.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from typing import Any
 from grader import cleanroom, rubric
 from grader.course import Course, open_gradebook
 
-_TOLERANCE = 1e-6
-
 
 @dataclass
 class SubmissionResult:
@@ -33,8 +31,7 @@ class SubmissionResult:
 
     Attributes:
         student: the learner's id.
-        notebook_scores: points per grade cell from the nbgrader run (None: no score).
-        notebook_error: why nbgrader could not grade the notebook, if it could not.
+        notebook_error: why nbgrader could not run the notebook, if it could not.
         clean: the clean-room regrade.
         autograded: the scratch folder holding nbgrader's executed notebook.
         timestamp: the submission time, if given.
@@ -43,7 +40,6 @@ class SubmissionResult:
     """
 
     student: str
-    notebook_scores: dict[str, float | None]
     notebook_error: str | None
     clean: cleanroom.CleanRoomResult
     autograded: Path | None
@@ -52,37 +48,20 @@ class SubmissionResult:
     log: str = ""
 
     def final_scores(self) -> dict[str, float]:
-        """Per grade cell: the lower of the notebook and clean-room scores (a missing one is 0)."""
-        return {
-            cell.grade_id: min(
-                self.notebook_scores.get(cell.grade_id) or 0.0,
-                self.clean.scores.get(cell.grade_id, 0.0),
-            )
-            for cell in rubric.GRADE_CELLS
-        }
+        """Per grade cell: the clean room's score (a missing one is 0).
 
-    def disagreements(self) -> dict[str, list[str]]:
-        """Per graded function, the grade cells whose two scores differ."""
-        found: dict[str, list[str]] = {}
-        for cell in rubric.GRADE_CELLS:
-            notebook = self.notebook_scores.get(cell.grade_id)
-            clean = self.clean.scores.get(cell.grade_id, 0.0)
-            if notebook is None or abs(notebook - clean) > _TOLERANCE:
-                found.setdefault(cell.function, []).append(cell.grade_id)
-        return found
+        The notebook's own grade cells decide nothing: learner code ran in that kernel
+        and could print any score there.
+        """
+        return {
+            cell.grade_id: self.clean.scores.get(cell.grade_id, 0.0) for cell in rubric.GRADE_CELLS
+        }
 
     def review_reasons(self) -> list[str]:
         """Every reason to review this submission, most important first."""
         reasons = list(self.reasons)
         if self.notebook_error:
-            reasons.append(f"nbgrader could not grade the notebook: {self.notebook_error}")
-        for function, cells in self.disagreements().items():
-            notebook = sum(self.notebook_scores.get(g) or 0.0 for g in cells)
-            clean = sum(self.clean.scores.get(g, 0.0) for g in cells)
-            reasons.append(
-                f"{function}: the notebook run scored {notebook:g} and the clean-room regrade "
-                f"{clean:g} ({', '.join(cells)}); the lower score counts"
-            )
+            reasons.append(f"nbgrader could not run the notebook: {self.notebook_error}")
         reasons.extend(f"clean room: {note}" for note in self.clean.notes)
         return reasons
 
@@ -115,7 +94,6 @@ def write_result(course: Course, result: SubmissionResult) -> None:
     """Write one result into the course: gradebook, autograded notebook, review file, log."""
     reasons = result.review_reasons()
     final = result.final_scores()
-    disagreements = result.disagreements()
     with open_gradebook(course.db_url) as gradebook:
         gradebook.update_or_create_student(result.student)
         stamp = _parse_timestamp(result.timestamp)
@@ -126,10 +104,7 @@ def write_result(course: Course, result: SubmissionResult) -> None:
                 cell.grade_id, rubric.NOTEBOOK_NAME, rubric.ASSIGNMENT_ID, result.student
             )
             grade.auto_score = final[cell.grade_id]
-            flagged = cell.grade_id in disagreements.get(cell.function, [])
-            grade.needs_manual_grade = bool(
-                flagged or result.notebook_error or grade.manual_score is not None
-            )
+            grade.needs_manual_grade = bool(reasons or grade.manual_score is not None)
         for function in rubric.GRADED_FUNCTIONS:
             comment = gradebook.find_comment(
                 function, rubric.NOTEBOOK_NAME, rubric.ASSIGNMENT_ID, result.student
@@ -155,13 +130,11 @@ def write_result(course: Course, result: SubmissionResult) -> None:
             cell.grade_id: {
                 "function": cell.function,
                 "points": cell.points,
-                "notebook": result.notebook_scores.get(cell.grade_id),
-                "clean_room": result.clean.scores.get(cell.grade_id),
                 "final": final[cell.grade_id],
             }
             for cell in rubric.GRADE_CELLS
         },
-        "clean_room_report": {g: v.report() for g, v in result.clean.verdicts.items()},
+        "clean_room_report": {g: result.clean.report(g) for g in result.clean.verdicts},
         "clean_room_programs": result.clean.programs,
     }
     (course.reviews_dir / f"{result.student}.json").write_text(json.dumps(review, indent=2))

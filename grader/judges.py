@@ -175,8 +175,8 @@ def _cases(evidence: Evidence, count: int) -> list[Evidence]:
 # --- djmodel -------------------------------------------------------------------------
 
 
-def _judge_djmodel_shapes(evidence: Evidence) -> list[Check]:
-    case = reference.DJ_SHAPES
+def _judge_djmodel_shapes(evidence: Evidence, cases: reference.Cases) -> list[Check]:
+    case = cases.dj_shapes
     nv, na = case.sizes.n_values, case.sizes.n_a
     expected = [[None, case.Tx, nv], [None, na], [None, na]]
     return [
@@ -208,55 +208,42 @@ def _require_count(evidence: Evidence, sizes: reference.Sizes) -> None:
         )
 
 
-def _judge_sharing(evidence: Evidence, sizes: reference.Sizes, reshaper: bool) -> list[Check]:
-    checks = [
+def _judge_sharing(evidence: Evidence, sizes: reference.Sizes) -> list[Check]:
+    """Sharing, judged by behaviour: the given layers' weights are the model's weights.
+
+    Layers without weights (a ``Reshape`` made at every step, ``RepeatVector``) change no
+    output and are not counted; a layer with weights of its own shows in the parameter
+    count.
+    """
+    return [
         _check(
             "uses the given LSTM_cell (the same layer object at every step)",
             1,
             lambda: _require_flag(
                 evidence, "lstm_used", "the given LSTM_cell's weights are not used"
             ),
-        )
-    ]
-    if reshaper:
-        checks.append(
-            _check(
-                "uses the given densor and reshaper",
-                1,
-                lambda: (
-                    _require_flag(
-                        evidence, "dense_used", "the given densor's weights are not used"
-                    ),
-                    _require_flag(evidence, "reshaper_used", "the given reshaper is not used"),
-                ),
-            )
-        )
-    else:
-        checks.append(
-            _check(
-                "uses the given densor",
-                1,
-                lambda: _require_flag(
-                    evidence, "dense_used", "the given densor's weights are not used"
-                ),
-            )
-        )
-    checks.append(
+        ),
+        _check(
+            "uses the given densor",
+            1,
+            lambda: _require_flag(
+                evidence, "dense_used", "the given densor's weights are not used"
+            ),
+        ),
         _check(
             "has exactly the parameters of one LSTM and one Dense (no layer of its own)",
             1,
             lambda: _require_count(evidence, sizes),
-        )
-    )
-    return checks
+        ),
+    ]
 
 
-def _judge_djmodel_sharing(evidence: Evidence) -> list[Check]:
-    return _judge_sharing(evidence, reference.DJ_SHARING.sizes, reshaper=True)
+def _judge_djmodel_sharing(evidence: Evidence, cases: reference.Cases) -> list[Check]:
+    return _judge_sharing(evidence, cases.dj_sharing.sizes)
 
 
-def _judge_djmodel_equivalence(evidence: Evidence) -> list[Check]:
-    cases = reference.DJ_EQUIVALENCE
+def _judge_djmodel_equivalence(evidence: Evidence, all_cases: reference.Cases) -> list[Check]:
+    cases = all_cases.dj_equivalence
 
     def first_step() -> None:
         for case, run in zip(cases, _cases(evidence, len(cases)), strict=True):
@@ -296,14 +283,14 @@ def _judge_djmodel_equivalence(evidence: Evidence) -> list[Check]:
 # --- music_inference_model -----------------------------------------------------------
 
 
-def _judge_inference_shapes(evidence: Evidence) -> list[Check]:
+def _judge_inference_shapes(evidence: Evidence, cases: reference.Cases) -> list[Check]:
     checks = []
-    for index, case in enumerate(reference.INF_SHAPES):
+    for index, case in enumerate(cases.inf_shapes):
         nv, na = case.sizes.n_values, case.sizes.n_a
         expected = [[None, 1, nv], [None, na], [None, na]]
 
         def predicate(index: int = index, case: Any = case, expected: Any = expected) -> None:
-            run = _cases(evidence, len(reference.INF_SHAPES))[index]
+            run = _cases(evidence, len(cases.inf_shapes))[index]
             _require_inputs(run, expected, "[x0, a0, c0]")
             _require_outputs(run, case.Ty, case.sizes.n_values, case.m)
 
@@ -318,12 +305,12 @@ def _judge_inference_shapes(evidence: Evidence) -> list[Check]:
     return checks
 
 
-def _judge_inference_sharing(evidence: Evidence) -> list[Check]:
-    return _judge_sharing(evidence, reference.INF_SHARING.sizes, reshaper=False)
+def _judge_inference_sharing(evidence: Evidence, cases: reference.Cases) -> list[Check]:
+    return _judge_sharing(evidence, cases.inf_sharing.sizes)
 
 
-def _judge_inference_greedy(evidence: Evidence) -> list[Check]:
-    cases = reference.INF_GREEDY
+def _judge_inference_greedy(evidence: Evidence, all_cases: reference.Cases) -> list[Check]:
+    cases = all_cases.inf_greedy
 
     def first_step() -> None:
         for case, run in zip(cases, _cases(evidence, len(cases)), strict=True):
@@ -361,20 +348,18 @@ def _judge_inference_greedy(evidence: Evidence) -> list[Check]:
 # --- predict_and_sample --------------------------------------------------------------
 
 
-def _indices(run: Evidence) -> np.ndarray:
+def _indices(run: Evidence, case: reference.SamplingCase) -> np.ndarray:
     _require_no_error(run)
-    Ty = reference.SAMPLING.Ty
     indices = np.asarray(run.get("indices"), dtype=np.float64)
-    if indices.size != Ty:
+    if indices.size != case.Ty:
         raise _MismatchError(
-            f"indices has shape {tuple(run.get('indices_shape') or ())}, expected ({Ty}, 1)"
+            f"indices has shape {tuple(run.get('indices_shape') or ())}, expected ({case.Ty}, 1)"
         )
-    return indices.reshape(Ty)
+    return indices.reshape(case.Ty)
 
 
-def _require_sample_shapes(run: Evidence) -> None:
+def _require_sample_shapes(run: Evidence, case: reference.SamplingCase) -> None:
     _require_no_error(run)
-    case = reference.SAMPLING
     shapes = (run.get("results_shape"), run.get("indices_shape"))
     if shapes != ([case.Ty, case.sizes.n_values], [case.Ty, 1]):
         raise _MismatchError(
@@ -385,34 +370,34 @@ def _require_sample_shapes(run: Evidence) -> None:
         raise _MismatchError("indices are not integers")
 
 
-def _require_one_hot_argmax(run: Evidence) -> None:
-    _require_sample_shapes(run)
+def _require_one_hot_argmax(run: Evidence, case: reference.SamplingCase) -> None:
+    _require_sample_shapes(run, case)
     results = np.asarray(run.get("results"), dtype=np.float64)
-    indices = _indices(run)
+    indices = _indices(run, case)
     if not np.all((results == 0.0) | (results == 1.0)) or not np.all(results.sum(axis=1) == 1.0):
         raise _MismatchError("results is not one-hot (each row one 1, zeros elsewhere)")
     if not np.array_equal(results.argmax(axis=1), indices):
         raise _MismatchError("results[t] is not the one-hot vector of indices[t]")
-    expected = reference.SAMPLING.reference_indices("zeros")
+    expected = case.reference_indices("zeros")
     if not np.array_equal(indices, expected):
         raise _MismatchError(
             f"indices {indices.astype(int).tolist()}, the model's argmax gives {expected.tolist()}"
         )
 
 
-def _judge_sample_shapes(evidence: Evidence) -> list[Check]:
-    case = reference.SAMPLING
+def _judge_sample_shapes(evidence: Evidence, cases: reference.Cases) -> list[Check]:
+    case = cases.sampling
     return [
         _check(
             f"results ({case.Ty}, {case.sizes.n_values}) and indices ({case.Ty}, 1) of integers",
             1,
-            lambda: _require_sample_shapes(evidence),
+            lambda: _require_sample_shapes(evidence, case),
         ),
         _check(
             "results is one-hot, results[t] marks indices[t], and indices are the argmax of "
             "the model's outputs",
             1,
-            lambda: _require_one_hot_argmax(evidence),
+            lambda: _require_one_hot_argmax(evidence, case),
         ),
     ]
 
@@ -420,19 +405,34 @@ def _judge_sample_shapes(evidence: Evidence) -> list[Check]:
 _INITIALIZER_NAMES = {"x": "x_initializer", "a": "a_initializer", "c": "c_initializer"}
 
 
-def _judge_sample_initializers(evidence: Evidence) -> list[Check]:
+def _returned(run: Any, label: str) -> tuple[Any, Any]:
+    """What ``predict_and_sample`` returned from initializers ``label``, comparable with ==."""
+    if not isinstance(run, dict):
+        raise _MismatchError(f"from {label}: no result")
+    if run.get("error"):
+        raise _MismatchError(f"from {label}: {run['error']}")
+    return run.get("results"), run.get("indices")
+
+
+def _judge_sample_initializers(evidence: Evidence, cases: reference.Cases) -> list[Check]:
+    """Each initializer is used: changing it alone changes what the function returns.
+
+    Judged on the function's own outputs, whatever their shape: a function with another
+    mistake (say an argmax over the wrong axis) loses the points of that mistake in
+    ``test_sample_shapes``, not these.
+    """
+
     def uses(variant: str) -> Callable[[], None]:
         def predicate() -> None:
             _require_no_error(evidence)
-            for which in ("base", variant):
-                got = _indices(evidence.get(which))
-                expected = reference.SAMPLING.reference_indices(which)
-                if not np.array_equal(got, expected):
-                    start = "random initializers" if which == "base" else _INITIALIZER_NAMES[which]
-                    raise _MismatchError(
-                        f"from {start}: indices {got.astype(int).tolist()}, "
-                        f"the model gives {expected.tolist()}"
-                    )
+            base = _returned(evidence.get("base"), "random initializers")
+            if "base_again" in evidence and _returned(evidence["base_again"], "the same") != base:
+                raise _MismatchError(
+                    "two calls with the same initializers returned different results"
+                )
+            name = _INITIALIZER_NAMES[variant]
+            if _returned(evidence.get(variant), f"another {name}") == base:
+                raise _MismatchError(f"the results do not change when {name} changes")
 
         return predicate
 
@@ -442,7 +442,7 @@ def _judge_sample_initializers(evidence: Evidence) -> list[Check]:
     ]
 
 
-_JUDGES: dict[str, Callable[[Evidence], list[Check]]] = {
+_JUDGES: dict[str, Callable[[Evidence, reference.Cases], list[Check]]] = {
     "test_djmodel_shapes": _judge_djmodel_shapes,
     "test_djmodel_sharing": _judge_djmodel_sharing,
     "test_djmodel_equivalence": _judge_djmodel_equivalence,
@@ -454,8 +454,8 @@ _JUDGES: dict[str, Callable[[Evidence], list[Check]]] = {
 }
 
 
-def judge(grade_id: str, evidence: Evidence) -> Verdict:
-    """Score the evidence of grade cell ``grade_id``.
+def judge(grade_id: str, evidence: Evidence, cases: reference.Cases = reference.FIXED) -> Verdict:
+    """Score the evidence of grade cell ``grade_id``, gathered on ``cases``.
 
     Raises:
         GradingError: ``grade_id`` is not a grade cell of this assignment, or its rubric
@@ -466,7 +466,7 @@ def judge(grade_id: str, evidence: Evidence) -> Verdict:
         raise GradingError(f"no hidden test is called {grade_id!r}")
     if not isinstance(evidence, dict):
         evidence = {"error": "no result"}
-    verdict = Verdict(grade_id, tuple(rubric(evidence)))
+    verdict = Verdict(grade_id, tuple(rubric(evidence, cases)))
     if verdict.max_points != GRADE_CELLS_BY_ID[grade_id].points:
         raise GradingError(f"the rubric of {grade_id} is worth {verdict.max_points} points")
     return verdict

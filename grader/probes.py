@@ -13,81 +13,20 @@ Probes import Keras; nothing here runs at import time.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import os
-import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from grader import reference
+from grader import maker, reference
 from grader.errors import GradingError
 
 Evidence = dict[str, Any]
 """JSON data: what a probe saw (see the module docstring)."""
 
-_MESSAGE_LIMIT = 300
-
-
-def describe_error(error: BaseException) -> str:
-    """A one-line, length-limited description of an exception raised by learner code."""
-    try:
-        text = " ".join(str(error).split())
-    except Exception:  # an exception whose message cannot be read
-        text = ""
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[: _MESSAGE_LIMIT - 3] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence everything printed while learner code and Keras run.
-
-    Python-level stdout/stderr go to buffers, file descriptors 1 and 2 to the null
-    device (TensorFlow's C++ logging writes there), warnings and logging are off.
-    A grade cell therefore never writes to stderr, whatever the learner's code prints.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    saved_fds: list[tuple[int, int]] = []
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in (1, 2):
-            with contextlib.suppress(OSError):
-                saved_fds.append((fd, os.dup(fd)))
-                os.dup2(devnull, fd)
-        previous_disable = logging.root.manager.disable
-        logging.disable(logging.CRITICAL)
-        try:
-            with (
-                warnings.catch_warnings(),
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            logging.disable(previous_disable)
-    finally:
-        for fd, saved in saved_fds:
-            with contextlib.suppress(OSError):
-                os.dup2(saved, fd)
-                os.close(saved)
-        os.close(devnull)
-
-
-def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Call learner code; return (result, None) or (None, description of what it raised)."""
-    try:
-        return function(*args, **kwargs), None
-    except (Exception, SystemExit) as error:  # learner code may raise anything
-        return None, describe_error(error)
+describe_error = maker.describe_error
+quiet = maker.quiet
+_run = maker.call
 
 
 def _keras() -> Any:
@@ -153,15 +92,13 @@ def _uses_weights(model: Any, layer: Any) -> bool:
     return bool(layer.weights) and all(id(w) in model_weights for w in layer.weights)
 
 
-def _sharing_facts(model: Any, lstm: Any, dense: Any, reshaper: Any | None) -> Evidence:
+def _sharing_facts(model: Any, lstm: Any, dense: Any) -> Evidence:
     facts = _model_facts(model)
     if not facts["is_model"]:
         return facts
     try:
         facts["lstm_used"] = _uses_weights(model, lstm)
         facts["dense_used"] = _uses_weights(model, dense)
-        if reshaper is not None:
-            facts["reshaper_used"] = any(layer is reshaper for layer in model.layers)
         facts["count_params"] = int(model.count_params())
     except Exception as error:
         facts["facts_error"] = describe_error(error)
@@ -191,10 +128,10 @@ def probe_djmodel_shapes(djmodel: Callable[..., Any]) -> Evidence:
 
 def probe_djmodel_sharing(djmodel: Callable[..., Any]) -> Evidence:
     """Whether the given layer objects are the model's layers, and its parameter count."""
-    model, error, lstm, dense, reshaper = _djmodel_build(djmodel, reference.DJ_SHARING)
+    model, error, lstm, dense, _ = _djmodel_build(djmodel, reference.DJ_SHARING)
     if error is not None:
         return {"error": error}
-    return _sharing_facts(model, lstm, dense, reshaper)
+    return _sharing_facts(model, lstm, dense)
 
 
 def probe_djmodel_equivalence(djmodel: Callable[..., Any]) -> Evidence:
@@ -242,7 +179,7 @@ def probe_inference_sharing(music_inference_model: Callable[..., Any]) -> Eviden
     model, error, lstm, dense = _inference_build(music_inference_model, reference.INF_SHARING)
     if error is not None:
         return {"error": error}
-    return _sharing_facts(model, lstm, dense, None)
+    return _sharing_facts(model, lstm, dense)
 
 
 def probe_inference_greedy(music_inference_model: Callable[..., Any]) -> Evidence:
@@ -257,52 +194,19 @@ def probe_inference_greedy(music_inference_model: Callable[..., Any]) -> Evidenc
 # --- predict_and_sample --------------------------------------------------------------
 
 
-def reference_inference_model(lstm: Any, dense: Any, Ty: int) -> Any:
-    """The grader's own greedy inference model around ``lstm`` and ``dense``."""
-    keras = _keras()
-    ops = keras.ops
-    n_values, n_a = dense.units, lstm.units
-    x0 = keras.Input(shape=(1, n_values))
-    a0 = keras.Input(shape=(n_a,))
-    c0 = keras.Input(shape=(n_a,))
-    x, a, c = x0, a0, c0
-    outputs = []
-    for _ in range(Ty):
-        _, a, c = lstm(x, initial_state=[a, c])
-        out = dense(a)
-        outputs.append(out)
-        x = ops.expand_dims(ops.one_hot(ops.argmax(out, axis=-1), n_values), 1)
-    return keras.Model(inputs=[x0, a0, c0], outputs=outputs)
+def _sampling_model() -> Any:
+    """The grader's sampling test model (``grader.reference.SamplingCase``)."""
+    case = reference.SAMPLING
+    heads = [[w.tolist() for w in head] for head in case.weights().head_lists()]
+    return maker.sampling_model(
+        {"n_values": case.sizes.n_values, "n_a": case.sizes.n_a, "heads": heads}
+    )
 
 
 def _sample(predict_and_sample: Callable[..., Any], model: Any, variant: str) -> Evidence:
     x, a, c = reference.SAMPLING.initializers(variant)
     result, error = _run(predict_and_sample, model, x, a, c)
-    if error is not None:
-        return {"error": error}
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        return {"error": f"expected (results, indices), got {type(result).__name__}"}
-    try:
-        results = np.asarray(result[0], dtype=np.float64)
-        indices = np.asarray(result[1])
-        integral = bool(np.issubdtype(indices.dtype, np.integer)) or bool(
-            np.issubdtype(indices.dtype, np.floating) and np.all(np.mod(indices, 1) == 0)
-        )
-        return {
-            "results": results.tolist(),
-            "results_shape": list(results.shape),
-            "indices": indices.astype(np.float64).tolist(),
-            "indices_shape": list(indices.shape),
-            "indices_integral": integral,
-        }
-    except Exception as conversion_error:
-        return {"error": describe_error(conversion_error)}
-
-
-def _sampling_model() -> Any:
-    case = reference.SAMPLING
-    lstm, dense, _ = _fresh_layers(case.sizes, case.weights())
-    return reference_inference_model(lstm, dense, case.Ty)
+    return maker.sample_evidence(result) if error is None else {"error": error}
 
 
 def probe_sample_shapes(predict_and_sample: Callable[..., Any]) -> Evidence:
@@ -311,10 +215,14 @@ def probe_sample_shapes(predict_and_sample: Callable[..., Any]) -> Evidence:
 
 
 def probe_sample_initializers(predict_and_sample: Callable[..., Any]) -> Evidence:
-    """indices from random initializers and from each with one initializer changed."""
+    """What the function returns from random initializers (twice) and with each one changed."""
     model = _sampling_model()
-    variants = ("base", *reference.INITIALIZER_VARIANTS)
-    return {variant: _sample(predict_and_sample, model, variant) for variant in variants}
+    found = {
+        variant: _sample(predict_and_sample, model, variant)
+        for variant in ("base", *reference.INITIALIZER_VARIANTS)
+    }
+    found["base_again"] = _sample(predict_and_sample, model, "base")
+    return found
 
 
 PROBES: dict[str, Callable[[Callable[..., Any]], Evidence]] = {

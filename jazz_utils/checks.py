@@ -566,6 +566,14 @@ def _check_layers(check: str, model: Any, lstm: Any, dense: Any, fn_name: str) -
                 f"{kind} layer was created inside {fn_name} (or a global variable is used): "
                 f"{use}, the argument {arg}."
             )
+    lambdas = [la.name for la in layers if isinstance(la, keras.layers.Lambda)]
+    if lambdas:
+        raise CheckFailure(
+            f"{check}: the model holds a Lambda layer ({lambdas[0]}). The autograder rebuilds "
+            "your model from its saved form and never runs Python code stored in a model, so "
+            "a Lambda layer scores nothing there: use keras.ops (ops.argmax, ops.one_hot, "
+            "ops.expand_dims) or layers (RepeatVector, Reshape) instead."
+        )
     others = [la.name for la in layers if la.weights and la is not lstm and la is not dense]
     if others:
         raise CheckFailure(

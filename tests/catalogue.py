@@ -63,11 +63,10 @@ class Cheat:
         description: what it tries.
         transform: turns the base submission into the cheat.
         base: ``"untouched"`` or a mutant's name.
-        flagged: whether the grader must mark it "needs review" (its notebook run
-            scores more than the clean room, or cannot be graded).
+        flagged: whether the grader must mark it "needs review" (its clean room ended
+            oddly, or its notebook cannot be run). Cheats that only act on the notebook's
+            kernel are not flagged: the kernel's grade cells decide no score.
         separate_run: graded alone, after the main batch (it writes to course files).
-        fools_notebook: whether it raises the notebook run's score (so only the clean-room
-            regrade stops it).
     """
 
     name: str
@@ -76,7 +75,6 @@ class Cheat:
     base: str = "untouched"
     flagged: bool = False
     separate_run: bool = False
-    fools_notebook: bool = False
 
 
 N_VALUES = "{N_VALUES}"
@@ -596,8 +594,6 @@ def cheats() -> list[Cheat]:
             "cheat_replace_hidden_module",
             "grader.hidden replaced through sys.modules by a module that returns full points",
             _after_imports(REPLACE_HIDDEN_MODULE),
-            flagged=True,
-            fools_notebook=True,
         ),
         Cheat(
             "cheat_patch_numpy_builtins",
@@ -605,8 +601,6 @@ def cheats() -> list[Cheat]:
             "patched to say yes to the grader (on layers_in_loop)",
             _after_imports(PATCH_NUMPY_AND_BUILTINS),
             base="layers_in_loop",
-            flagged=True,
-            fools_notebook=True,
         ),
         Cheat(
             "cheat_os_exit",
@@ -629,23 +623,17 @@ def cheats() -> list[Cheat]:
             "an IPython input transformer turns every hidden test into `pass` (no output is "
             "full credit in nbgrader)",
             _after_imports(INPUT_TRANSFORMER),
-            flagged=True,
-            fools_notebook=True,
         ),
         Cheat(
             "cheat_nan_formatter",
             "floats displayed as 'nan', which nbgrader reads as full credit",
             _after_imports(NAN_FORMATTER),
-            flagged=True,
-            fools_notebook=True,
         ),
         Cheat(
             "cheat_forge_evidence",
             "patches grader.probes (collect and its table of probes), at top level and inside "
             "the graded functions, to return evidence computed from grader.reference",
             _forge,
-            flagged=True,
-            fools_notebook=True,
         ),
         Cheat(
             "cheat_write_course_files",

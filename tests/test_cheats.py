@@ -56,14 +56,21 @@ def test_cheat_is_marked_for_review_with_a_reason(catalogue_run: CatalogueRun, n
     assert review["needs_review"] and review["reasons"]
 
 
-@pytest.mark.parametrize("name", [n for n, c in CHEATS.items() if c.fools_notebook])
-def test_cheat_fools_the_notebook_run_but_not_the_clean_room(
+@pytest.mark.parametrize("name", list(CHEATS))
+def test_feedback_shows_the_clean_rooms_checks_not_the_cheats(
     catalogue_run: CatalogueRun, name: str
 ) -> None:
-    cells = catalogue_run.reviews[name]["cells"].values()
-    notebook = sum(cell["notebook"] or 0 for cell in cells)
-    final = sum(cell["final"] for cell in cells)
-    assert notebook > final, "the cheat no longer fools nbgrader: it proves nothing"
+    """Whatever a cheat printed in its grade cells, the learner's feedback shows the judges'."""
+    assert catalogue_run.course is not None
+    review = catalogue_run.reviews[name]
+    folder = catalogue_run.course / "autograded" / name / "jazz_solo" / NOTEBOOK
+    if not folder.exists() or not review["clean_room_report"]:
+        return  # the separately graded cheat, or a notebook nbgrader could not run
+    for cell in nbformat.read(folder, as_version=4).cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell.outputs:
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            assert text.strip() == review["clean_room_report"][grade_id].strip(), (name, text)
 
 
 def test_course_files_are_out_of_reach_or_restored(catalogue_run: CatalogueRun) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from catalogue import SOURCE, strip_markers
 
 from grader import extract, hidden, judges, probes, reference, rubric
 from grader.autograde import SubmissionResult, last_error
-from grader.cleanroom import CleanRoomResult, EvidenceCache, FunctionJob, build_jobs
+from grader.cleanroom import CleanRoomResult, build_jobs
 from grader.errors import GradingError
 from grader.integrity import Snapshot
 from grader.preprocessors import skipped_when_grading
@@ -131,18 +130,15 @@ def test_cases_are_unambiguous_and_tell_mistakes_apart() -> None:
 # --- hidden-test helpers -------------------------------------------------------------
 
 
-def test_hidden_tests_give_the_solution_full_points_quickly(
+def test_hidden_tests_give_the_solution_full_points(
     solution: dict[str, Any], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    start = time.perf_counter()
     scores = {
         cell.grade_id: hidden.grade(cell.grade_id, solution[cell.function])
         for cell in rubric.GRADE_CELLS
     }
-    elapsed = time.perf_counter() - start
     assert scores == {cell.grade_id: float(cell.points) for cell in rubric.GRADE_CELLS}
     assert all(type(points) is float for points in scores.values())
-    assert elapsed < 10, f"the hidden suite took {elapsed:.1f} s"
     out, err = capfd.readouterr()
     assert err == ""  # a grade cell never writes to stderr
     assert "FAIL" not in out
@@ -279,46 +275,21 @@ def test_clean_room_jobs_of_the_solution() -> None:
     assert "set_random_seed" not in "\n".join(jobs["djmodel"].blocks)
 
 
-def test_evidence_cache_returns_copies() -> None:
-    cache = EvidenceCache()
-    job = FunctionJob("f", ("x = 1",), ("test_djmodel_shapes",))
-    cache.put(job, {"test_djmodel_shapes": {"error": "e"}})
-    found = cache.get(job)
-    assert found == {"test_djmodel_shapes": {"error": "e"}}
-    found["test_djmodel_shapes"]["error"] = "changed"
-    assert cache.get(job) == {"test_djmodel_shapes": {"error": "e"}}
-    assert cache.get(FunctionJob("f", ("x = 2",), ("test_djmodel_shapes",))) is None
-
-
-def test_evidence_cache_runs_a_program_once_across_threads() -> None:
-    cache = EvidenceCache()
-    job = FunctionJob("g", ("y = 1",), ("test_djmodel_shapes",))
-    assert cache.claim(job) == (None, None)  # this caller runs it
-    cached, event = cache.claim(job)
-    assert cached is None and event is not None and not event.is_set()  # others wait
-    cache.release(job, {"test_djmodel_shapes": {"error": "stub"}})
-    assert event.is_set()
-    assert cache.claim(job) == ({"test_djmodel_shapes": {"error": "stub"}}, None)
-    failing = FunctionJob("h", ("z = 1",), ("test_djmodel_shapes",))
-    cache.claim(failing)
-    cache.release(failing, None)  # a failed run is not kept: the next caller runs it
-    assert cache.claim(failing) == (None, None)
-
-
 # --- scores, reviews, submissions, integrity -----------------------------------------
 
 
-def test_final_score_is_the_lower_and_disagreement_is_reviewed() -> None:
+def test_final_score_is_the_clean_rooms_and_its_troubles_are_reviewed() -> None:
     clean = CleanRoomResult(scores={c.grade_id: float(c.points) for c in rubric.GRADE_CELLS})
     clean.scores["test_djmodel_equivalence"] = 1.0
-    notebook = {c.grade_id: float(c.points) for c in rubric.GRADE_CELLS}
-    result = SubmissionResult("s", notebook, None, clean, None, None)
+    result = SubmissionResult("s", None, clean, None, None)
     assert result.final_scores()["test_djmodel_equivalence"] == 1.0
     assert sum(result.final_scores().values()) == 21.0
-    reasons = result.review_reasons()
-    assert len(reasons) == 1 and reasons[0].startswith("djmodel: the notebook run scored 5")
-    agreeing = SubmissionResult("s", dict(clean.scores), None, clean, None, None)
-    assert agreeing.review_reasons() == []
+    assert result.review_reasons() == []
+    clean.notes.append("the model judge gave no signed result (exit status 1)")
+    failed = SubmissionResult("s", "DeadKernelError: Kernel died", clean, None, None)
+    reasons = failed.review_reasons()
+    assert reasons[0].startswith("nbgrader could not run the notebook: DeadKernelError")
+    assert reasons[1] == "clean room: the model judge gave no signed result (exit status 1)"
 
 
 def test_snapshot_restores_changed_and_planted_files(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
 from typing import Any
 
 import nbformat
@@ -64,29 +63,26 @@ def test_mutant_scores_its_golden_score(
 
 
 @pytest.mark.parametrize("name", MUTANTS)
-def test_notebook_run_and_clean_room_agree_on_honest_work(
-    catalogue_run: CatalogueRun, name: str
-) -> None:
+def test_honest_work_is_never_sent_for_review(catalogue_run: CatalogueRun, name: str) -> None:
     review = catalogue_run.reviews[name]
-    for grade_id, cell in review["cells"].items():
-        assert cell["notebook"] == cell["clean_room"], (name, grade_id)
     assert not review["needs_review"], review["reasons"]
 
 
-def test_the_hidden_suite_stays_cheap_in_the_real_pipeline(catalogue_run: CatalogueRun) -> None:
+def test_feedback_shows_each_grade_cells_judged_checks(catalogue_run: CatalogueRun) -> None:
+    """The executed notebook's grade cells show the clean room's rubric, never stderr."""
     assert catalogue_run.course is not None
-    executed = catalogue_run.course / "autograded" / "solution" / "jazz_solo" / NOTEBOOK
-    seconds = 0.0
-    for cell in nbformat.read(executed, as_version=4).cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            timing = cell.metadata["execution"]
-            start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
-            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-            seconds += (end - start).total_seconds()
+    for name in ("solution", "state_reset"):
+        executed = catalogue_run.course / "autograded" / name / "jazz_solo" / NOTEBOOK
+        review = catalogue_run.reviews[name]
+        for cell in nbformat.read(executed, as_version=4).cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                continue
             assert not [o for o in cell.outputs if o.get("name") == "stderr"]
-    # Graded three at a time beside the clean room on a small machine: the unloaded
-    # bound (under 10 s) is checked in test_grading; this one catches a runaway test.
-    assert seconds < 30, f"the hidden tests took {seconds:.1f} s of cell time"
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            assert text.startswith(review["clean_room_report"][grade_id].splitlines()[0]), text
+    state_reset = catalogue_run.course / "autograded" / "state_reset" / "jazz_solo" / NOTEBOOK
+    assert "FAIL" in state_reset.read_text()
 
 
 def test_grades_csv_and_feedback(catalogue_run: CatalogueRun) -> None:
@@ -97,8 +93,9 @@ def test_grades_csv_and_feedback(catalogue_run: CatalogueRun) -> None:
     assert set(rows) == set(catalogue_run.reviews) - late
     assert rows["solution"]["score"] == "25" and rows["solution"]["needs_review"] == "no"
     assert rows["state_reset"]["djmodel"] == "6" and rows["state_reset"]["score"] == "21"
-    flagged = rows["cheat_input_transformer"]
-    assert flagged["needs_review"] == "yes" and "clean-room regrade" in flagged["review_reason"]
+    flagged = rows["cheat_os_exit"]  # its kernel died, and its maker ended without a result
+    assert flagged["needs_review"] == "yes" and "kernel died" in flagged["review_reason"]
+    assert rows["cheat_input_transformer"]["needs_review"] == "no"  # only its kernel was fooled
     feedback = catalogue_run.course / "feedback" / "solution" / "jazz_solo"
     html = (feedback / NOTEBOOK.replace(".ipynb", ".html")).read_text()
     assert "equal to a fused reference LSTM: 5 / 5 points" in html
