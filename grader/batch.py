@@ -32,10 +32,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 import tempfile
@@ -53,9 +55,9 @@ import nbformat
 from grader import cleanroom, rubric
 from grader.autograde import write_result
 from grader.course import Course, write_config
-from grader.errors import BatchError, IntegrityError
+from grader.errors import BatchError, IntegrityError, SubmissionError
 from grader.export import write_grades_csv
-from grader.intake import Entry, discover
+from grader.intake import Entry, discover, write_private
 from grader.integrity import Snapshot
 from grader.isolated import (
     CRASHED,
@@ -70,6 +72,7 @@ from grader.isolated import (
     code_digest,
     grade_isolated,
     start_warm_kernels,
+    sweep,
     zero_result,
 )
 
@@ -169,8 +172,6 @@ def report_file(course: Course) -> Path:
 
 def grading_key(course: Course) -> str:
     """Digest of what decides a grade besides the submission: code, configuration, source."""
-    import hashlib
-
     digest = hashlib.sha256(code_digest().encode())
     digest.update(course.config_file.read_bytes())
     digest.update(course.source_notebook.read_bytes())
@@ -390,25 +391,30 @@ def _task(
 # --- writing results -----------------------------------------------------------------
 
 
-def _copy_submission(course: Course, entry: Entry) -> None:
-    """Keep what was handed in under ``submitted/`` (nbgrader's formgrader reads it there)."""
+def _copy_submission(course: Course, entry: Entry) -> Entry:
+    """Keep what was handed in under ``submitted/`` (nbgrader's formgrader reads it there).
+
+    The notebook and timestamp are written as fresh private files through folders opened
+    without following links (``grader.intake.write_private``), never copied from the
+    entry's origin. Returns the entry, or the entry malformed with the reason when its
+    place in the course cannot be written safely (a link or a file in the way).
+    """
     if entry.notebook is None:
-        return
-    folder = course.submitted_dir(entry.student)
-    target = folder / f"{rubric.NOTEBOOK_NAME}.ipynb"
-    with contextlib.suppress(OSError):
-        if target.read_bytes() == entry.notebook:
-            return
-    folder.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(entry.notebook)
+        return entry
+    files = {f"{rubric.NOTEBOOK_NAME}.ipynb": entry.notebook}
     if entry.timestamp:
-        (folder / "timestamp.txt").write_text(entry.timestamp, encoding="utf-8")
+        files["timestamp.txt"] = entry.timestamp.encode("utf-8")
+    try:
+        write_private(course.root, course.submitted_dir(entry.student), files)
+    except SubmissionError as error:
+        return entry.refused(f"not kept in the course: {error}")
+    return entry
 
 
 def _isolation_summary(outcomes: list[dict[str, Any]]) -> dict[str, str]:
     """What the sandboxes of this run achieved, protection by protection."""
     summary: dict[str, str] = {}
-    for name in ("network", "user", "mounts", "pid"):
+    for name in ("network", "user", "mounts", "pid", "ipc", "cgroup", "privileges", "seccomp"):
         seen = sorted({p.get(name, "unknown") for p in outcomes if p})
         summary[name] = " | ".join(seen) if seen else "no submission ran in a sandbox"
     return summary
@@ -523,11 +529,11 @@ def _line(student: str, row: dict[str, Any]) -> str:
     return f"{student}: {row['score']:g} / {row['max_score']:g}{flag}"
 
 
-def _job_keys(entry: Entry, source: nbformat.NotebookNode) -> list[str]:
-    """The clean-room program keys of ``entry`` (empty when its functions cannot be extracted)."""
+def _job_keys(entry: Entry, source: nbformat.NotebookNode, secret: cleanroom.Secret) -> list[str]:
+    """The clean-room program key of ``entry`` (none when its functions cannot be extracted)."""
     try:
         submission = nbformat.reads(entry.notebook.decode("utf-8"), as_version=4)  # type: ignore[union-attr]
-        return [cleanroom.EvidenceCache.key(j) for j in cleanroom.build_jobs(submission, source)]
+        return [cleanroom.program_key(cleanroom.build_jobs(submission, source), secret)]
     except Exception:  # the worker reports what is wrong with it
         return []
 
@@ -554,7 +560,8 @@ def run_batch(
 
     Raises:
         CourseError: the course is not released.
-        SubmissionError: the folder is missing or names a student twice.
+        SubmissionError: the submissions folder is missing (an entry that cannot be
+            graded is a malformed row, see ``grader.intake``).
         BatchError: the engine cannot be reached or its workers run other grader code.
         IntegrityError: the grader's code changed during the run.
     """
@@ -562,9 +569,7 @@ def run_batch(
     out = out or sys.stdout
     course.require_released()
     write_config(course.root)
-    entries = discover(folder)
-    for entry in entries:
-        _copy_submission(course, entry)
+    entries = [_copy_submission(course, entry) for entry in discover(folder)]
     key = grading_key(course)
     state = State(state_file(course))
     writer = Writer(course, key, limits, engine, state)
@@ -583,12 +588,16 @@ def run_batch(
     runnable = [e for e in todo if not e.malformed]
     try:
         if runnable:
+            sweep()
             _run_tasks(
                 course, runnable, engine, limits, hide, writer, progress, report, client_factory
             )
     finally:
         progress.close()
         writer.save()
+        # This machine's scratch: all of it once no worker holds it (a local cluster's
+        # workers are ending now).
+        sweep(wait=10.0 if engine.scheduler is None else 0.0)
     if code_digest() != digest_before:
         raise IntegrityError(
             "the grader's or jazz_utils' code changed while submissions were graded: "
@@ -624,6 +633,7 @@ def _run_tasks(
         source_notebook=source_bytes,
         code_digest=code_digest(),
         batch_id=uuid.uuid4().hex,
+        secret_seed=secrets.randbits(62),
         hide=tuple(
             str(p.resolve())
             for p in (course.root, *hide)
@@ -635,6 +645,8 @@ def _run_tasks(
     with client_factory(engine) as client:
         # Each worker starts importing TensorFlow into its fork server now, while the
         # first tasks are sent (a worker that joins later starts its own at its first task).
+        with contextlib.suppress(Exception):  # what killed workers left on these machines
+            client.run(sweep)
         with contextlib.suppress(Exception):  # only slower without: a task starts its own
             client.run(start_warm_kernels)
         shared = client.scatter(bundle, broadcast=True)
@@ -642,7 +654,7 @@ def _run_tasks(
         futures: dict[Any, Entry] = {}
 
         def submit(entry: Entry) -> Any:
-            keys = _job_keys(entry, source)
+            keys = _job_keys(entry, source, cleanroom.Secret(bundle.secret_seed))
             evidence = {k: known[k] for k in keys if k in known}
             future = client.submit(
                 _task,

@@ -25,6 +25,7 @@ answer, the launcher starts the kernel itself, as before (the kernel is only slo
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -53,14 +54,16 @@ PRELOAD: tuple[str, ...] = (
     "jazz_utils.metrics",
     "jazz_utils.plots",
     "grader.hidden",
-    "grader.cleanroom",
-    "grader.probes",
+    "grader.maker",
+    "grader.modelrun",
 )
-"""What the notebook's imports cell and grade cells import: loaded once, in the server."""
+"""What the notebook's imports cell and grade cells import, and what the clean room's
+sandboxes run: loaded once, in the server, from the sandboxes' own copy of the code
+(``grader.software``: the server starts with that copy first on its path)."""
 
-MODULES: tuple[str, ...] = ("ipykernel_launcher", "grader.cleanjob")
-"""The commands the fork server runs, ``python -m MODULE ...``: a notebook's kernel, and the
-clean room's evidence gathering (whose children it forks in turn, ``grader.cleanroom``)."""
+MODULES: tuple[str, ...] = ("ipykernel_launcher", "grader.maker", "grader.modelrun")
+"""The commands the fork server runs, ``python -m MODULE ...``: a notebook's kernel, the
+clean room's maker (which forks its children in turn) and the model judge."""
 
 READY_SECONDS = 60.0
 """How long a worker waits for its fork server to finish importing."""
@@ -180,13 +183,12 @@ def _run_module(command: list[str], env: dict[str, str]) -> None:
     try:
         os.environ.clear()
         os.environ.update(env)
-        if command[2] == "grader.cleanjob":
-            from grader import cleanroom
-
-            cleanroom.fork_children()
         sys.argv = [command[2], *command[3:]]
         sys.path[0] = os.getcwd()
-        runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+        if command[2].startswith("grader."):  # imported already: run its main, not a copy
+            code = importlib.import_module(command[2]).main(command[3:])
+        else:
+            runpy.run_module(command[2], run_name="__main__", alter_sys=True)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except BaseException as error:  # the module failed: say so in the sandbox's log
@@ -223,10 +225,12 @@ def _handle(conn: socket.socket) -> int:
     protections = jail.Protections(process_group=int(message.get("process_group", 0)))
     protections.notes.append("forked from the worker's fork server (warm start)")
     runner = _run_module
+    # the sandbox's cgroup, named after its launcher (the kernel says which process that is)
+    group = jail.SandboxGroup.create(spec, protections, jail.peer_pid(conn))
     entered = spec.isolate and jail.enter_namespaces(protections)
     if not spec.isolate:
         why = "not isolated: isolation turned off"
-        protections.network = protections.pid = protections.mounts = why
+        protections.network = protections.pid = protections.mounts = protections.ipc = why
     fds = (status_fd, output_fd)
     child = os.fork()
     if child == 0:
@@ -234,15 +238,16 @@ def _handle(conn: socket.socket) -> int:
         if entered:
             code = 1
             try:
-                code = jail.run_as_init(spec, command, fds, protections, runner)
+                code = jail.run_as_init(spec, command, fds, protections, runner, group)
             finally:
                 os._exit(code)
-        jail.exec_command(spec, command, fds, protections, runner)
+        jail.exec_command(spec, command, fds, protections, runner, group)
     jail.close_fds(fds[:1])
+    jail.watch_group(group, child)
     with contextlib.suppress(OSError):
         _send(conn, {"started": True})
-    code = _watch(conn, child)
-    jail.record_end(fds[1], code)
+    code, note = jail.end_group(group, _watch(conn, child))
+    jail.record_end(fds[1], code, note)
     with contextlib.suppress(OSError):
         _send(conn, {"exit": code})
     return code

@@ -6,40 +6,51 @@ without students, the source notebook) and the limits. It returns an ``Outcome``
 pickles (scores per grade cell, the executed notebook's bytes, logs, status and reason)
 and touches nothing outside a private scratch folder, so it runs on any Dask worker.
 
-The grading itself is the course's usual one (``grader.autograde``): ``nbgrader
-autograde`` in a scratch course and, at the same time, the clean-room regrade; each grade
-cell gets the lower score. Learner code runs only in sandboxes (``grader.jail``), each
-in a folder holding only what it needs, owned by a user of its own when the worker runs
-as root::
+Two things happen at once, each with its learner code in sandboxes (``grader.jail``),
+each sandbox in a folder of its own, owned by a user of its own when the worker runs as
+root::
 
-    <scratch>/tasks/<student>-XXXX/          root, 0711
+    <scratch>/tasks/task-XXXX/               root, 0711 (no name from the submission)
       kernel/    uid A, 0700: the notebook kernel's home/, tmp/, cwd/ and run/ (its
                  connection file and sockets)
-      clean/     uid B, 0700: the extracted programs (jobs.json), home/, tmp/, the evidence
+      clean/     uid B, 0700: the maker's job (the extracted programs and the layers'
+                 weights), home/, tmp/, the artefacts it writes
+      judge/     uid C, 0700: the model judge's job (the artefacts and this batch's
+                 inputs), its signed evidence
       private/   root, 0700: the scratch course (nbgrader_config.py, the gradebook without
                  students, submitted/<student>/...), sandbox specs, logs
 
-nbgrader itself runs here, in the worker (``grader.kernelbox``): only its kernel is
-sandboxed, so the scratch gradebook and configuration are out of learner code's reach.
-The kernel and the clean room start warm, forked from the worker's fork server
-(``grader.forkserver``), inside the same sandboxes.
-The source notebook never enters a sandbox either: the clean-room jobs are extracted
-from it here, in the worker, which also judges the evidence. No sandbox sees another,
-other tasks, the course, the submissions folder or the repository's ``solutions/``.
+- **The notebook run**: ``nbgrader autograde`` runs here, in the worker
+  (``grader.kernelbox``); only its kernel is sandboxed, so the scratch gradebook and
+  configuration are out of learner code's reach. Its executed notebook becomes the
+  learner's feedback; its grade cells decide nothing.
+- **The clean room** (``grader.cleanroom``): the graded functions, extracted here from
+  the submission, are run by the maker (uid B), which records the models they make; the
+  model judge (uid C, no learner code) runs those models on this batch's secret inputs
+  and signs what they computed; the scores are judged here.
+
+The kernel, the maker and the model judge start warm, forked from the worker's fork
+server (``grader.forkserver``), and import their code from the sandboxes' own copy
+(``grader.software``). The source notebook, the references, the judges and this batch's
+secret never enter a sandbox. No sandbox sees another, other tasks, the course, the
+submissions folder or the repository.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import dataclasses
 import fcntl
 import hashlib
 import json
 import math
 import os
-import shutil
 import signal
 import socket
 import sqlite3
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -65,6 +76,10 @@ from grader.jail import (
     run_jailed,
     software_layout,
 )
+from grader.jail import ending as jail_ending
+from grader.software import digest as software_digest
+from grader.software import hidden_sources
+from grader.software import install as install_software
 
 GRADED = "graded"
 NEEDS_REVIEW = "needs review"
@@ -75,7 +90,8 @@ STATUSES: tuple[str, ...] = (GRADED, NEEDS_REVIEW, TIMEOUT, CRASHED, MALFORMED)
 """Every status a submission can end with, in the order the summary lists them."""
 
 UID_BASE = 61000
-"""First user id of the sandboxes (root only): slot k of a machine uses UID_BASE + 2k and 2k + 1."""
+"""First user id of the sandboxes (root only): slot k of a machine uses UID_BASE + 3k, 3k + 1
+and 3k + 2 (the kernel, the maker, the model judge)."""
 
 SLOTS = 512
 """Sandbox slots per machine (tasks graded at once on one machine, at most)."""
@@ -98,13 +114,29 @@ class Limits:
             room for the grading and stops a runaway allocation well before the machine
             suffers.
         file_bytes: largest file a process may write.
-        processes: processes and threads of a sandbox's user (root only: RLIMIT_NPROC).
+        processes: processes and threads of a sandbox's user (root only: RLIMIT_NPROC),
+            and of each sandbox as a whole (root only: its cgroup's pids.max).
+        scratch_bytes: size of the file system all sandboxes of one submission write to
+            (a tmpfs of its own, root only): disk a submission can fill.
+        sandbox_memory_bytes: memory of each sandbox as a whole, all its processes
+            together (root only: its cgroup's memory limit; an out-of-memory kill in it
+            ends the sandbox). None: ``memory_bytes``, so that ``--memory`` bounds a
+            sandbox however many processes it starts.
     """
 
     timeout: float = 600.0
     memory_bytes: int = 4 * 2**30
     file_bytes: int = 2**30
     processes: int = 4096
+    sandbox_memory_bytes: int | None = None
+    scratch_bytes: int = 2 * 2**30
+
+    @property
+    def sandbox_memory(self) -> int:
+        """Memory of each sandbox as a whole (``sandbox_memory_bytes`` or ``memory_bytes``)."""
+        if self.sandbox_memory_bytes is not None:
+            return self.sandbox_memory_bytes
+        return self.memory_bytes
 
     @property
     def cpu_seconds(self) -> int:
@@ -117,7 +149,9 @@ class Limits:
             "timeout_s": self.timeout,
             "cpu_s_per_process": self.cpu_seconds,
             "memory_bytes_per_process": self.memory_bytes,
+            "memory_bytes_per_sandbox": self.sandbox_memory,
             "file_bytes": self.file_bytes,
+            "scratch_bytes_per_submission": self.scratch_bytes,
             "processes": self.processes,
         }
 
@@ -136,6 +170,8 @@ class Bundle:
         hide: the client's folders a sandbox must not see when it runs on the client's
             machine (the course, the submissions, the solutions).
         batch_id: names this batch's clean-room evidence shared by the workers of a machine.
+        secret_seed: the batch's secret (``grader.cleanroom.Secret``): its hidden-test cases
+            and the model judge's signature key come from it; no sandbox receives it.
     """
 
     config: str
@@ -144,6 +180,7 @@ class Bundle:
     code_digest: str
     hide: tuple[str, ...] = ()
     batch_id: str = "default"
+    secret_seed: int = 0
 
 
 @dataclass
@@ -177,12 +214,14 @@ class Outcome:
 
 BATCH_MODULES: tuple[str, ...] = (
     "batch",
-    "cleanjob",
     "forkserver",
     "intake",
     "isolated",
     "jail",
     "kernelbox",
+    "maker",
+    "modelrun",
+    "software",
 )
 """The batch grader's own modules (hashed with ``grader.autograde.GRADING_MODULES``)."""
 
@@ -196,6 +235,7 @@ def code_digest() -> str:
     digest = hashlib.sha256()
     for path, value in code_fingerprint([folder / f"{name}.py" for name in names]).items():
         digest.update(f"{path.name}:{value}\n".encode())
+    digest.update(f"sandbox software:{software_digest()}\n".encode())
     return digest.hexdigest()
 
 
@@ -215,12 +255,134 @@ def start_warm_kernels(base: Path | None = None) -> str:
     base = base or default_scratch_base()
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o711)
+    hold_base(base)
+    software = install_software(base)
     folder = base / "forkservers"
     folder.mkdir(mode=0o700, exist_ok=True)
     home = folder / f"home-{os.getpid()}"
     for name in ("home", "tmp"):
         (home / name).mkdir(parents=True, exist_ok=True)
-    return str(forkserver.start(folder, sandbox_environment(home)))
+    return str(forkserver.start(folder, sandbox_environment(home, software)))
+
+
+_HELD: dict[str, Any] = {}
+"""The shared locks this process holds on scratch folders (see ``hold_base``)."""
+
+
+def hold_base(base: Path) -> None:
+    """Mark ``base`` as in use by this process until it ends (a shared ``flock``)."""
+    if str(base) in _HELD:
+        return
+    handle = (base / ".in-use").open("a")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    _HELD[str(base)] = handle
+
+
+def sweep(base: Path | None = None, wait: float = 0.0) -> None:
+    """Remove what ended grading tasks and fork servers left in ``base``.
+
+    When no process holds ``base`` (``hold_base``; waiting up to ``wait`` seconds for
+    workers that are ending), all of it goes; otherwise the task folders no task holds
+    (a killed worker's) and the files of fork servers that are no longer running.
+    Removal never follows a link.
+    """
+    base = base or default_scratch_base()
+    if not base.is_dir() or base.is_symlink():
+        return
+    deadline = time.monotonic() + wait
+    tasks = base / "tasks"
+    with (base / ".in-use").open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                break
+            for task in _task_folders(tasks):  # a killed worker's task file systems
+                _unmount(task)
+            remove_tree(base)
+            return
+    for task in _task_folders(tasks):
+        lock = tasks / f"{task.name}.held"
+        with contextlib.suppress(OSError), lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _unmount(task)
+            remove_tree(task)
+            lock.unlink(missing_ok=True)
+    servers = base / "forkservers"
+    for path in servers.iterdir() if servers.is_dir() else []:
+        owner = path.name.split(".")[0].removeprefix("home-")
+        if owner.isdigit() and not _alive(int(owner)):
+            remove_tree(path)
+
+
+def _task_folders(tasks: Path) -> list[Path]:
+    """The task folders under ``tasks`` (not their lock files, never a link)."""
+    if not tasks.is_dir() or tasks.is_symlink():
+        return []
+    return [
+        task
+        for task in tasks.glob("task-*")
+        if task.suffix != ".held" and not task.is_symlink() and task.is_dir()
+    ]
+
+
+MNT_DETACH = 2
+"""``umount2`` flag: detach the file system now, free it when it is no longer busy."""
+
+
+def _mount_scratch(task: Path, size: int) -> str:
+    """Put ``task`` on a file system of its own of ``size`` bytes (root only); what it got.
+
+    Everything the sandboxes of one submission write lands there, so a submission that
+    fills its disk fills only its own tmpfs (whose pages count against its sandboxes'
+    memory), never the machine's disk that other submissions share.
+    """
+    if os.geteuid() != 0:
+        return "on the machine's disk: not root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+    flags = 0x2 | 0x4  # MS_NOSUID | MS_NODEV
+    options = f"size={size},mode=0711".encode()
+    if libc.mount(b"tmpfs", str(task).encode(), b"tmpfs", flags, options) != 0:
+        return f"on the machine's disk: mount refused ({os.strerror(ctypes.get_errno())})"
+    return f"a tmpfs of its own, {size / 2**30:g} GiB"
+
+
+def _unmount(task: Path) -> None:
+    """Detach the file system ``_mount_scratch`` put on ``task``, if any."""
+    if os.geteuid() == 0 and os.path.ismount(task):
+        ctypes.CDLL(None, use_errno=True).umount2(str(task).encode(), MNT_DETACH)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything under it, never following a link, however deep.
+
+    A sandbox may leave a tree thousands of folders deep (Python's ``shutil.rmtree``
+    recurses and gives up) or links to places outside: GNU ``rm`` walks it without
+    recursion, stays on its file system and removes links, not what they point to.
+    """
+    if not os.path.lexists(path):
+        return
+    subprocess.run(
+        ["rm", "-rf", "--one-file-system", "--", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def warm_kernels(base: Path) -> str | None:
@@ -234,10 +396,10 @@ def warm_kernels(base: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _slot(base: Path) -> Iterator[tuple[int | None, int | None]]:
-    """Hold a sandbox slot of this machine: its two user ids (None, None when not root)."""
+def _slot(base: Path) -> Iterator[tuple[int | None, int | None, int | None]]:
+    """Hold a sandbox slot of this machine: its three user ids (all None when not root)."""
     if os.geteuid() != 0:
-        yield None, None
+        yield None, None, None
         return
     folder = base / "slots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -249,7 +411,8 @@ def _slot(base: Path) -> Iterator[tuple[int | None, int | None]]:
             handle.close()
             continue
         try:
-            yield UID_BASE + 2 * number, UID_BASE + 2 * number + 1
+            first = UID_BASE + 3 * number
+            yield first, first + 1, first + 2
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
@@ -257,10 +420,14 @@ def _slot(base: Path) -> Iterator[tuple[int | None, int | None]]:
     raise BatchError(f"all {SLOTS} sandbox slots of {socket.gethostname()} are in use")
 
 
-def sandbox_environment(folder: Path) -> dict[str, str]:
-    """The whole environment of a sandbox whose home is under ``folder`` (an allow-list)."""
+def sandbox_environment(folder: Path, software: Path) -> dict[str, str]:
+    """The whole environment of a sandbox whose home is under ``folder`` (an allow-list).
+
+    Its own code comes from ``software`` (``grader.software``), first on its path.
+    """
     interpreter_bin = str(Path(sys.executable).parent)
     return {
+        "PYTHONPATH": str(software),
         "PATH": os.pathsep.join([interpreter_bin, "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(folder / "home"),
         "TMPDIR": str(folder / "tmp"),
@@ -301,13 +468,20 @@ def _read_tail(path: Path, limit: int = _LOG_LIMIT) -> str:
 
 
 def _read_small(path: Path, limit: int) -> bytes | None:
-    """A file the sandbox wrote, if it is a plain file no larger than ``limit``."""
+    """A file a sandbox wrote, if it is a plain file (never a link) of at most ``limit`` bytes."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
-            return None
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            found = os.fstat(descriptor)
+            if not stat.S_ISREG(found.st_mode) or found.st_size > limit:
+                return None
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None
 
 
 def read_scores(gradebook: Path, student: str) -> dict[str, float | None]:
@@ -468,6 +642,8 @@ def _jail(
         keep=keep,
         output=str(private / f"{name}.log"),
         forkserver=forkserver,
+        group_memory_bytes=limits.sandbox_memory,
+        group_processes=limits.processes,
     )
 
 
@@ -515,16 +691,26 @@ def grade_isolated(
     (base / "tasks").mkdir(parents=True, exist_ok=True)
     base.chmod(0o711)
     (base / "tasks").chmod(0o711)
+    hold_base(base)
     software_hide, keep = software_layout()
-    hide = (*software_hide, *bundle.hide, *extra_hide, str(base))
+    sources = hidden_sources()
+    keep = tuple((path, ro) for path, ro in keep if path not in sources)
+    hide = (*software_hide, *sources, *bundle.hide, *extra_hide, str(base))
     with _slot(base) as uids:
-        task = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=base / "tasks"))
+        task = Path(tempfile.mkdtemp(prefix="task-", dir=base / "tasks"))
+        held = (base / "tasks" / f"{task.name}.held").open("w")
+        fcntl.flock(held, fcntl.LOCK_EX)
         try:
+            scratch = _mount_scratch(task, limits.scratch_bytes)
             task.chmod(0o711)
             request = Request(student, notebook, timestamp, digest, bundle, limits, known or {})
             outcome = _grade_in(task, request, uids, hide, keep)
+            outcome.protections["scratch"] = scratch
         finally:
-            shutil.rmtree(task, ignore_errors=True)
+            _unmount(task)
+            remove_tree(task)
+            Path(held.name).unlink(missing_ok=True)
+            held.close()
     outcome.seconds = time.perf_counter() - started
     outcome.worker = worker
     return outcome
@@ -617,7 +803,7 @@ def _evidence_folder(base: Path, batch_id: str) -> Path:
     for old in root.iterdir():
         with contextlib.suppress(OSError):
             if old.name != batch_id and time.time() - old.stat().st_mtime > 86_400:
-                shutil.rmtree(old, ignore_errors=True)
+                remove_tree(old)
     return root / batch_id
 
 
@@ -627,7 +813,7 @@ class SharedEvidence:
     A program (``cleanroom.EvidenceCache.key``) is probed by the first task that claims
     it (an exclusive ``flock`` on ``<key>.lock``, held while it probes); a task that finds
     it claimed waits for the evidence rather than probing it a second time. Only evidence
-    of a probe that ran to its end is kept (what ``grader.cleanjob`` reports as fresh).
+    of a clean room that went well is kept, under a key the grader computed.
     The folder is root's (or the grader's) alone: no sandbox sees it.
     """
 
@@ -670,135 +856,250 @@ class SharedEvidence:
         return None
 
 
+@dataclass
+class CleanRun:
+    """What the clean room's two sandboxes gave for one submission.
+
+    Attributes:
+        evidence: per grade id, in the shape ``grader.judges`` reads.
+        notes: what went wrong (each makes the submission "needs review").
+        fresh: the evidence under its program key when it may be reused (nothing went wrong).
+        maker: the maker sandbox's run (None: the evidence was known).
+        judge: the model judge sandbox's run (None: not needed or known).
+    """
+
+    evidence: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    fresh: dict[str, Any] = field(default_factory=dict)
+    maker: JailResult | None = None
+    judge: JailResult | None = None
+
+
 def _clean_room(
     jobs: list[cleanroom.FunctionJob],
-    keys: list[str],
+    key: str,
     known: dict[str, Any],
     shared: SharedEvidence,
-    spec: JailSpec,
-    clean_dir: Path,
-    private: Path,
-    uid: int | None,
+    specs: tuple[JailSpec, JailSpec],
+    folders: tuple[Path, Path, Path],
+    uids: tuple[int | None, int | None],
     limits: Limits,
-) -> tuple[dict[str, Any], list[str], dict[str, Any], JailResult | None]:
-    """Evidence for every job: known, shared on this machine, or probed here in a sandbox.
+    secret: cleanroom.Secret,
+) -> CleanRun:
+    """Evidence for every grade cell: known in this batch, or made and judged here.
 
-    Returns:
-        (evidence per grade id, notes, fresh evidence per program key, the sandbox's run).
+    ``key`` is the grader's digest of the submission's programs (``cleanroom.program_key``);
+    a submission with the same programs claimed first is waited for, not run twice.
+    ``specs`` are the maker's and the model judge's sandboxes, ``folders`` their working
+    folders and the task's private folder, ``uids`` their users.
     """
     deadline = time.monotonic() + limits.timeout
-    known = dict(known)
-    mine: list[cleanroom.FunctionJob] = []
-    waiting: list[tuple[cleanroom.FunctionJob, str]] = []
-    claims = []
-    for job, key in zip(jobs, keys, strict=True):
-        found = known.get(key) or shared.get(key)
+    found = known.get(key) or shared.get(key)
+    if found is not None:
+        return CleanRun(found)
+    handle = shared.claim(key)
+    if handle is None:
+        found = shared.wait(key, deadline)
         if found is not None:
-            known[key] = found
-            continue
+            return CleanRun(found)
         handle = shared.claim(key)
-        if handle is None:
-            waiting.append((job, key))
-            continue
-        claims.append(handle)
+    try:
         found = shared.get(key)  # stored between the look and the claim
         if found is not None:
-            known[key] = found
-        else:
-            mine.append(job)
-    notes: list[str] = []
-    fresh: dict[str, Any] = {}
-    probed: dict[str, Any] = {}  # per grade id, errors of probes that failed included
-    run: JailResult | None = None
-    try:
-        if mine:
-            run, probed, notes, fresh = _probe(mine, spec, clean_dir, private, uid, limits, "")
-            for key, found in fresh.items():
-                shared.put(key, found)
+            return CleanRun(found)
+        run = _make_and_judge(jobs, specs, folders, uids, limits, secret, deadline)
+        if not run.notes:
+            shared.put(key, run.evidence)
+            run.fresh = {key: run.evidence}
+        return run
     finally:
-        for handle in claims:
+        if handle is not None:
             handle.close()
-    late = []
-    for job, key in waiting:
-        found = shared.wait(key, deadline)
-        if found is None:
-            late.append(job)
-        else:
-            known[key] = found
-    if late:
-        remaining = max(1.0, deadline - time.monotonic())
-        late_limits = Limits(remaining, limits.memory_bytes, limits.file_bytes, limits.processes)
-        run, late_probed, late_notes, late_fresh = _probe(
-            late, spec, clean_dir, private, uid, late_limits, "late-"
-        )
-        probed.update(late_probed)
-        notes += late_notes
-        fresh.update(late_fresh)
-    evidence: dict[str, Any] = {}
-    for job, key in zip(jobs, keys, strict=True):
-        stored = known.get(key) or {}
-        for grade_id in job.grade_ids:
-            if grade_id in stored:
-                evidence[grade_id] = stored[grade_id]
-            elif grade_id in probed:
-                evidence[grade_id] = probed[grade_id]
-    return evidence, notes, fresh, run
 
 
-def _probe(
+def _read_json(path: Path, limit: int) -> Any:
+    """A JSON file a sandbox wrote (a plain file of at most ``limit`` bytes), or None."""
+    data = _read_small(path, limit)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _make_and_judge(
     jobs: list[cleanroom.FunctionJob],
-    spec: JailSpec,
-    clean_dir: Path,
-    private: Path,
+    specs: tuple[JailSpec, JailSpec],
+    folders: tuple[Path, Path, Path],
+    uids: tuple[int | None, int | None],
+    limits: Limits,
+    secret: cleanroom.Secret,
+    deadline: float,
+) -> CleanRun:
+    """Run the maker on the learner's functions, then the model judge on what they made."""
+    from grader.maker import ARTEFACT_LIMIT, plain_evidence
+    from grader.modelrun import LAMBDA
+
+    maker_spec, judge_spec = specs
+    clean_dir, judge_dir, private = folders
+    notes: list[str] = []
+    request = cleanroom.maker_request(jobs, secret)
+    (clean_dir / "job.json").write_text(json.dumps(request), encoding="utf-8")
+    _own(clean_dir, uids[0])
+    seconds = max(1.0, deadline - time.monotonic())
+    command = [sys.executable, "-m", "grader.maker", "job.json", f"{max(1.0, seconds - 5):.0f}"]
+    maker = run_jailed(
+        maker_spec, command, seconds, private / "maker.launcher.log", private / "maker.spec.json"
+    )
+    if maker.timed_out:
+        notes.append(f"the clean room ran past {limits.timeout:.0f} s")
+    elif maker.returncode != 0:
+        notes.append(f"the clean room's maker ended oddly ({_ending(maker.returncode)})")
+    owners = cleanroom.case_owners(secret)
+    model_artefacts: dict[str, Any] = {}
+    samples: Any = {"error": "no result"}
+    for index, job in enumerate(jobs):
+        written = _read_json(clean_dir / f"artefacts-{index}.json", ARTEFACT_LIMIT)
+        made = written.get("artefacts") if isinstance(written, dict) else None
+        if not isinstance(made, dict) or written.get("function") != job.function:
+            notes.append(f"{job.function}: the clean room wrote no readable result")
+            continue
+        for case, artefact in made.items():
+            if owners.get(case) == job.function:
+                model_artefacts[case] = artefact
+        if job.function == "predict_and_sample":
+            samples = made.get("sampling", samples)
+    judged = {case: plain_evidence(a) for case, a in model_artefacts.items()}
+    to_run = {case: a for case, a in model_artefacts.items() if judged[case] is None}
+    judge: JailResult | None = None
+    if to_run:
+        (judge_dir / "job.json").write_text(
+            json.dumps(cleanroom.judge_request(to_run, secret)), encoding="utf-8"
+        )
+        _own(judge_dir, uids[1])
+        seconds = max(1.0, deadline - time.monotonic())
+        judge = run_jailed(
+            judge_spec,
+            [sys.executable, "-m", "grader.modelrun", "job.json", "evidence.json"],
+            seconds,
+            private / "judge.launcher.log",
+            private / "judge.spec.json",
+        )
+        verified = cleanroom.verify(_read_json(judge_dir / "evidence.json", 50_000_000), secret)
+        if verified is None:
+            how = "ran out of time" if judge.timed_out else _ending(judge.returncode)
+            notes.append(f"the model judge gave no signed result ({how})")
+            verified = {}
+        for case in to_run:
+            judged[case] = verified.get(case, {"error": "the model could not be judged"})
+        lambdas = sorted(
+            {
+                owners[c]
+                for c, found in judged.items()
+                if isinstance(found, dict) and LAMBDA in str(found.get("error", ""))
+            }
+        )
+        notes.extend(
+            f"{function}: its model holds a Lambda layer, which the grader does not run "
+            "(scored 0 there): look at it by hand"
+            for function in lambdas
+        )
+    evidence = cleanroom.assemble(judged, samples, secret.cases())
+    return CleanRun(evidence, notes, {}, maker, judge)
+
+
+def _diagnose(
+    jobs: list[cleanroom.FunctionJob],
+    functions: list[str],
+    maker_spec: JailSpec,
+    task: Path,
     uid: int | None,
     limits: Limits,
-    prefix: str,
-) -> tuple[JailResult, dict[str, Any], list[str], dict[str, Any]]:
-    """Run ``grader.cleanjob`` on ``jobs`` in the clean-room sandbox."""
-    payload = {
-        "jobs": [job.to_json() for job in jobs],
-        "known": {},
-        "timeout": max(limits.timeout * 0.9, limits.timeout - 15),
+) -> dict[str, str]:
+    """What the public checks say of the functions that lost points (feedback, not scores).
+
+    A second, short maker run in a fresh folder (the first one's folder was the learner's
+    to fill); only for submissions that lost points, so a correct one pays nothing.
+    """
+    from grader.maker import ARTEFACT_LIMIT
+
+    wanted = [job for job in jobs if job.function in functions]
+    if not wanted:
+        return {}
+    folder = task / "diagnose"
+    for name in ("home", "tmp"):
+        (folder / name).mkdir(parents=True)
+    request = {
+        "functions": [
+            {"function": job.function, "blocks": list(job.blocks), "diagnose": True}
+            for job in wanted
+        ]
     }
-    job_file = f"{prefix}jobs.json"
-    (clean_dir / job_file).write_text(json.dumps(payload), encoding="utf-8")
-    _own(clean_dir, uid)
-    command = [sys.executable, "-m", "grader.cleanjob", job_file, f"{prefix}evidence.json"]
-    run = run_jailed(
-        spec,
-        command,
-        limits.timeout,
-        private / f"{prefix}clean.launcher.log",
-        private / f"{prefix}clean.spec.json",
+    (folder / "job.json").write_text(json.dumps(request), encoding="utf-8")
+    _own(folder, uid)
+    private = task / "private"
+    spec = dataclasses.replace(
+        maker_spec,
+        workdir=str(folder),
+        cwd=str(folder),
+        env={**maker_spec.env, "HOME": str(folder / "home"), "TMPDIR": str(folder / "tmp")},
+        status_file=str(private / "diagnose.status.json"),
+        output=str(private / "diagnose.log"),
     )
-    evidence, notes, fresh = _read_evidence(clean_dir / f"{prefix}evidence.json")
-    return run, evidence, notes, fresh
+    seconds = min(60.0, limits.timeout)
+    command = [sys.executable, "-m", "grader.maker", "job.json", f"{seconds - 5:.0f}"]
+    run_jailed(spec, command, seconds, private / "diagnose.launcher.log", private / "d.spec.json")
+    found = {}
+    for index, job in enumerate(wanted):
+        written = _read_json(folder / f"artefacts-{index}.json", ARTEFACT_LIMIT)
+        made = written.get("artefacts") if isinstance(written, dict) else None
+        text = made.get("diagnosis") if isinstance(made, dict) else None
+        if isinstance(text, str) and text:
+            found[job.function] = text[:1500]
+    return found
+
+
+def _ending(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    return jail_ending(code)
 
 
 def _grade_in(
     task: Path,
     request: Request,
-    uids: tuple[int | None, int | None],
+    uids: tuple[int | None, int | None, int | None],
     hide: tuple[str, ...],
     keep: tuple[tuple[str, bool], ...],
 ) -> Outcome:
     """The body of ``grade_isolated`` inside the task's scratch folder."""
     student, limits = request.student, request.limits
-    private, kernel_dir, clean_dir = task / "private", task / "kernel", task / "clean"
+    secret = cleanroom.Secret(request.bundle.secret_seed)
+    private, kernel_dir = task / "private", task / "kernel"
+    clean_dir, judge_dir = task / "clean", task / "judge"
     private.mkdir(mode=0o700)
     for folder in ("home", "tmp", "run", "cwd"):
         (kernel_dir / folder).mkdir(parents=True)
-    for folder in ("home", "tmp"):
-        (clean_dir / folder).mkdir(parents=True)
+    for sandbox in (clean_dir, judge_dir):
+        for folder in ("home", "tmp"):
+            (sandbox / folder).mkdir(parents=True)
     course = _scratch_course(private, request)
     jobs, extraction_note = _clean_jobs(request)
-    keys = [cleanroom.EvidenceCache.key(job) for job in jobs]
-    known = {key: request.known[key] for key in keys if key in request.known}
+    key = cleanroom.program_key(jobs, secret)
+    known = {key: request.known[key]} if key in request.known else {}
     _own(kernel_dir, uids[0])
     _own(clean_dir, uids[1])
+    _own(judge_dir, uids[2])
 
-    kernel_env = {**sandbox_environment(kernel_dir), "NBGRADER_EXECUTION": "autograde"}
-    server = warm_kernels(task.parent.parent)
+    base = task.parent.parent
+    software = install_software(base)
+    keep = (*keep, (str(software), True))
+    kernel_env = {
+        **sandbox_environment(kernel_dir, software),
+        "NBGRADER_EXECUTION": "autograde",
+    }
+    server = warm_kernels(base)
     kernel_spec = _jail(
         kernel_dir,
         kernel_dir / "cwd",
@@ -811,13 +1112,27 @@ def _grade_in(
         kernel_env,
         server,
     )
-    shared = SharedEvidence(_evidence_folder(task.parent.parent, request.bundle.batch_id))
-    clean_spec = _jail(
-        clean_dir, clean_dir, uids[1], private, "clean", limits, hide, keep, None, server
+    shared = SharedEvidence(_evidence_folder(base, request.bundle.batch_id))
+    maker_env = {**sandbox_environment(clean_dir, software), "NBGRADER_EXECUTION": "autograde"}
+    maker_spec = _jail(
+        clean_dir, clean_dir, uids[1], private, "clean", limits, hide, keep, maker_env, server
+    )
+    judge_env = sandbox_environment(judge_dir, software)
+    judge_spec = _jail(
+        judge_dir, judge_dir, uids[2], private, "judge", limits, hide, keep, judge_env, server
     )
     with ThreadPoolExecutor(max_workers=1) as pool:
         clean_future = pool.submit(
-            _clean_room, jobs, keys, known, shared, clean_spec, clean_dir, private, uids[1], limits
+            _clean_room,
+            jobs,
+            key,
+            known,
+            shared,
+            (maker_spec, judge_spec),
+            (clean_dir, judge_dir, private),
+            (uids[1], uids[2]),
+            limits,
+            secret,
         )
         nbgrader, notebook_timed_out, notebook_seconds = _run_notebook(
             course,
@@ -828,27 +1143,34 @@ def _grade_in(
             uids[0],
             limits.timeout,
         )
-        evidence, notes, fresh, clean_run = clean_future.result()
+        clean_run: CleanRun = clean_future.result()
+    notes = list(clean_run.notes)
     if extraction_note:
         notes.append(extraction_note)
-    clean = cleanroom.judge_evidence(jobs, evidence, notes)
+    clean = cleanroom.judge_evidence(jobs, clean_run.evidence, notes, secret.cases())
+    if not notes and not notebook_timed_out:
+        clean.diagnoses = _diagnose(jobs, clean.lost_points(), maker_spec, task, uids[1], limits)
 
     log = (nbgrader.get("log") or "") + (nbgrader.get("error") or "")
     kernel_log = _read_tail(private / "kernel.log")
-    clean_log = _read_tail(private / "clean.log") + _read_tail(clean_dir / "child.log")
+    clean_log = _read_tail(private / "clean.log") + _read_tail(private / "judge.log")
     executed_file = course / "autograded" / student / rubric.ASSIGNMENT_ID
     executed = _read_small(executed_file / f"{rubric.NOTEBOOK_NAME}.ipynb", MAX_NOTEBOOK_BYTES)
     if executed is not None and notebook_problem(executed) is not None:
         executed = None
-    scores = read_scores(course / "gradebook.db", student)
+    if executed is not None:
+        executed = with_verdicts(executed, clean)
     tampered = gradebook_tampering(course / "gradebook.db", student)
     if (course / "nbgrader_config.py").read_bytes() != request.bundle.config.encode("utf-8"):
         tampered.insert(0, "nbgrader_config.py")
 
     status, reason = _classify(
-        notebook_timed_out, clean_run, notes, log, executed, limits, kernel_log
+        notebook_timed_out, clean_run.maker, notes, log, executed, limits, kernel_log
     )
-    clean_seconds = f"{clean_run.seconds:.1f} s" if clean_run else "all evidence known"
+    clean_seconds = "all evidence known"
+    if clean_run.maker:
+        judge = f"{clean_run.judge.seconds:.1f} s" if clean_run.judge else "not needed"
+        clean_seconds = f"maker {clean_run.maker.seconds:.1f} s, model judge {judge}"
     text = (
         f"--- nbgrader ({notebook_seconds:.1f} s) ---\n{log}\n"
         f"--- kernel ---\n{kernel_log}\n"
@@ -856,8 +1178,10 @@ def _grade_in(
     )
     protections = {
         "notebook": _protections(Protections.read(Path(kernel_spec.status_file))),
-        "clean_room": _protections(clean_run.protections if clean_run else None),
+        "clean_room": _protections(clean_run.maker.protections if clean_run.maker else None),
+        "model_judge": _protections(clean_run.judge.protections if clean_run.judge else None),
     }
+    fresh = clean_run.fresh
     if status is not None:
         result = zero_result(student, request.timestamp, f"{status}: {reason}", clean, text)
         return Outcome(
@@ -867,7 +1191,7 @@ def _grade_in(
     error = None
     if not nbgrader.get("success") or executed is None:
         error = last_error(log) or "nbgrader could not run the notebook"
-    result = SubmissionResult(student, scores, error, clean, None, request.timestamp, log=text)
+    result = SubmissionResult(student, error, clean, None, request.timestamp, log=text)
     if tampered:
         result.reasons.append(
             "course files changed while this submission was graded (its scratch copy; the "
@@ -878,6 +1202,27 @@ def _grade_in(
     return Outcome(student, request.digest, status, reason, result, executed, fresh, protections)
 
 
+def with_verdicts(executed: bytes, clean: cleanroom.CleanRoomResult) -> bytes:
+    """The executed notebook with each grade cell's output replaced by its judged rubric.
+
+    The learner's feedback then says, check by check, what their functions did and what
+    each failed check found (the grade cells in the notebook only say where grading
+    happens). Notebooks that cannot be read are returned as they are.
+    """
+    try:
+        notebook = json.loads(executed)
+        for cell in notebook.get("cells", []):
+            grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
+            verdict = clean.verdicts.get(grade_id) if isinstance(grade_id, str) else None
+            if cell.get("cell_type") != "code" or verdict is None:
+                continue
+            text = clean.report(grade_id) + "\n"
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
+        return json.dumps(notebook, indent=1).encode("utf-8")
+    except (ValueError, AttributeError, TypeError):
+        return executed
+
+
 def _protections(found: Protections | None) -> dict[str, Any]:
     if found is None:
         return {"network": "not run in a sandbox (nothing to run, or it failed to start)"}
@@ -885,8 +1230,12 @@ def _protections(found: Protections | None) -> dict[str, Any]:
         "network": found.network,
         "pid": found.pid,
         "mounts": found.mounts,
+        "ipc": found.ipc,
         "user": found.user,
         "limits": found.limits,
+        "cgroup": found.cgroup,
+        "privileges": found.privileges,
+        "seccomp": found.seccomp,
         "notes": found.notes,
     }
 
@@ -907,6 +1256,6 @@ def zero_result(
     zeros = {cell.grade_id: 0.0 for cell in rubric.GRADE_CELLS}
     kept = clean or cleanroom.CleanRoomResult()
     clean_zero = cleanroom.CleanRoomResult(
-        scores=dict(zeros), verdicts=kept.verdicts, notes=kept.notes, programs=kept.programs
+        scores=zeros, verdicts=kept.verdicts, notes=kept.notes, programs=kept.programs
     )
-    return SubmissionResult(student, dict(zeros), why, clean_zero, None, timestamp, log=log)
+    return SubmissionResult(student, why, clean_zero, None, timestamp, log=log)

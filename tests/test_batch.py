@@ -23,6 +23,7 @@ import contextlib
 import copy
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -38,10 +39,11 @@ import psutil
 import pytest
 from catalogue import NOTEBOOK, SOURCE, build_mutant, mutants
 
-from grader.errors import BatchError, SubmissionError
+from grader.errors import BatchError
 from grader.intake import discover, notebook_problem
-from grader.isolated import Limits, read_scores
+from grader.isolated import UID_BASE, Limits, default_scratch_base, read_scores
 from grader.jail import software_layout
+from grader.software import hidden_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 75
@@ -72,6 +74,15 @@ except OSError as _error:
     seen["scheduler"] = "blocked: " + type(_error).__name__
 seen["processes"] = len([p for p in os.listdir("/proc") if p.isdigit()])
 seen["uid"] = os.getuid()
+for _module in ("grader.reference", "grader.judges", "grader.probes", "grader.cleanroom"):
+    try:
+        __import__(_module)
+        seen[_module] = "IMPORTED"
+    except ImportError as _error:
+        seen[_module] = "blocked: " + type(_error).__name__
+import grader as _grader
+import jazz_utils as _jazz_utils
+seen["code"] = [str(Path(_grader.__file__).parent), str(Path(_jazz_utils.__file__).parent)]
 print("ISOLATION " + json.dumps(seen))
 """
 
@@ -248,6 +259,7 @@ class Class:
     output_c: str = ""
     report_c: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    leftovers: list[str] = field(default_factory=list)
 
 
 def _write_class(work: Path, course: Path, release: nbformat.NotebookNode, port: int) -> Path:
@@ -280,6 +292,8 @@ def _write_class(work: Path, course: Path, release: nbformat.NotebookNode, port:
         "solutions": str(SOURCE),
         "other submission": str(ann / NOTEBOOK),
         "other submitted copy": str(course / "submitted" / "ann" / "jazz_solo" / NOTEBOOK),
+        "references": str(ROOT / "grader" / "reference.py"),
+        "installed hidden tests": str(ROOT / "grader" / "hidden.py"),
     }
     peek = PEEK.format(targets=json.dumps(targets, indent=4), port=port)
     nbformat.write(_insert_after_imports(release, peek), folder / "ivy.ipynb")
@@ -331,12 +345,14 @@ def _wait_for_work(
 
 
 def _student_of(process: psutil.Process) -> str | None:
-    """The student a sandbox launcher works for (its spec lies in ``tasks/<student>-XXXX/``)."""
+    """The student a sandbox launcher works for (its task's scratch course names them)."""
     arguments = _cmdline(process)
     if "grader.jail" not in arguments:
         return None
     spec = Path(arguments[arguments.index("grader.jail") + 1])
-    return spec.parent.parent.name.rsplit("-", 1)[0]
+    with contextlib.suppress(OSError):
+        return next((spec.parent / "course" / "submitted").iterdir()).name
+    return None
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -404,8 +420,24 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> Class:
     result.output_c = _grader(*_autograde(result, "--workers", "2")).stdout
     result.seconds["run C"] = time.perf_counter() - started
     result.report_c = json.loads((course / "report.json").read_text())
+    result.leftovers = _leftovers()
     print("batch test timings:", {k: round(v, 1) for k, v in result.seconds.items()})
     return result
+
+
+def _leftovers() -> list[str]:
+    """What grading left on this machine: its scratch folder, sandbox users' processes."""
+    found = [str(default_scratch_base())] if default_scratch_base().exists() else []
+    for process in psutil.process_iter(["uids", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if process.info["uids"] and process.info["uids"].real >= UID_BASE:
+                found.append(f"process {process.pid}: {process.info['cmdline']}")
+    return found
+
+
+def test_nothing_of_the_batches_is_left_on_the_machine(klass: Class) -> None:
+    """Run A's worker was killed mid-task; runs B and C swept what it left, then their own."""
+    assert klass.leftovers == []
 
 
 def _free_port() -> int:
@@ -463,7 +495,7 @@ def test_scores_equal_plain_serial_nbgrader(klass: Class, tmp_path: Path) -> Non
     """The same submissions, graded by stock ``nbgrader autograde`` one after another."""
     plain = tmp_path / "plain"
     for name in ("source", "release"):
-        shutil_copytree(klass.course / name, plain / name)
+        shutil.copytree(klass.course / name, plain / name)
     (plain / "nbgrader_config.py").write_bytes((klass.course / "nbgrader_config.py").read_bytes())
     (plain / "gradebook.db").write_bytes((klass.course / ".grader" / "assignment.db").read_bytes())
     notebooks = {
@@ -501,12 +533,6 @@ def test_scores_equal_plain_serial_nbgrader(klass: Class, tmp_path: Path) -> Non
         assert klass.scores_a[student] == serial[student], student
 
 
-def shutil_copytree(source: Path, target: Path) -> None:
-    import shutil
-
-    shutil.copytree(source, target)
-
-
 def _submitted_in_run_a(klass: Class, student: str, path: Path | None) -> bytes:
     """The notebook run A graded for ``student`` (cid's changed after A)."""
     if path is not None:
@@ -538,6 +564,12 @@ def test_a_submission_reads_no_gradebook_source_or_other_work(klass: Class) -> N
     for target in ("gradebook", "source notebook", "solutions", "other submission"):
         assert seen[target].startswith("blocked"), (target, seen)
     assert seen["other submitted copy"].startswith("blocked"), seen
+    # The kernel's code is the checked copy, without references, judges or probes.
+    for target in ("references", "installed hidden tests"):
+        assert seen[target].startswith("blocked"), (target, seen)
+    for module in ("grader.reference", "grader.judges", "grader.probes", "grader.cleanroom"):
+        assert seen[module].startswith("blocked"), (module, seen)
+    assert all("/software/" in folder for folder in seen["code"]), seen["code"]
     assert seen["processes"] < 10  # its own PID namespace: nbgrader, the kernel, a few more
     if os.geteuid() == 0:
         assert seen["uid"] != 0
@@ -591,7 +623,7 @@ def test_resuming_runs_only_what_changed_or_was_left(klass: Class) -> None:
     assert "unchanged since they were graded" in klass.output_c
     c_executed = {s for s in after if after[s] != _rows(klass.report_b).get(s)}
     assert c_executed == {"cid", "jon"} - finished_in_b
-    assert after["cid"]["score"] == 21 and after["jon"]["score"] == 20
+    assert after["cid"]["score"] == 21 and after["jon"]["score"] == 23
     for student in set(before) - {"cid"}:
         assert after[student] == before[student], student
 
@@ -614,7 +646,8 @@ def test_intake_reads_every_layout_and_keeps_malformed_entries(tmp_path: Path) -
     (tmp_path / "g.ipynb").write_bytes(b"\xff\xfe")
     (tmp_path / "notes.txt").write_text("ignored")
     entries = {e.student: e for e in discover(tmp_path)}
-    assert sorted(entries) == list("abcdefg")
+    assert sorted(entries) == [*"abcdefg", "notes.txt"]
+    assert entries["notes.txt"].malformed  # every entry gets a row, none is skipped
     assert not any(entries[s].malformed for s in "abcd")
     assert entries["d"].timestamp == "2026-01-01 00:00:00"
     assert "zip" in entries["e"].problem and "no notebook" in entries["f"].problem
@@ -622,8 +655,10 @@ def test_intake_reads_every_layout_and_keeps_malformed_entries(tmp_path: Path) -
     assert entries["a"].digest == entries["b"].digest == entries["c"].digest  # same notebook
     assert entries["d"].digest != entries["a"].digest  # the same one with a timestamp
     (tmp_path / "a.zip").write_bytes(b"")
-    with pytest.raises(SubmissionError, match="second submission"):
-        discover(tmp_path)
+    rows = {e.student: e for e in discover(tmp_path)}  # a second entry never stops the class
+    duplicates = [e for s, e in rows.items() if s.startswith("duplicate-")]
+    assert len(duplicates) == 1 and "a second entry for id a" in duplicates[0].problem
+    assert not rows["a"].malformed
 
 
 def test_notebook_problem_names_what_is_wrong() -> None:
@@ -652,8 +687,23 @@ def test_the_sandbox_layout_keeps_the_software_and_hides_the_repository() -> Non
     hide, keep = software_layout()
     kept = [Path(path) for path, read_only in keep if read_only]
     assert Path(sys.prefix).resolve() in kept
-    assert ROOT / "grader" in kept and ROOT / "jazz_utils" in kept
     assert str(ROOT) in hide  # the repository holds solutions/ and course/
+    hidden = set(hidden_sources())
+    assert {str(ROOT), str(ROOT / "grader"), str(ROOT / "jazz_utils")} <= hidden
+
+
+def test_the_sandboxes_code_is_a_copy_without_answers(tmp_path: Path) -> None:
+    from grader import software
+
+    folder = software.install(tmp_path)
+    assert software.install(tmp_path) == folder  # made once, named by its digest
+    modules = {p.stem for p in (folder / "grader").glob("*.py")}
+    assert modules == set(software.SANDBOX_MODULES)
+    assert not modules & {"reference", "judges", "probes", "cleanroom", "rubric", "extract"}
+    assert (folder / "jazz_utils" / "data" / "manifest.json").is_file()
+    assert not [p for p in folder.rglob("*") if p.stat().st_mode & 0o022]  # nobody else writes
+    text = "\n".join(p.read_text() for p in (folder / "grader").glob("*.py"))
+    assert "BEGIN SOLUTION" not in text and "def greedy_decode" not in text
 
 
 # --- warm starts ---------------------------------------------------------------------
@@ -759,7 +809,9 @@ def test_the_fork_server_starts_only_known_modules() -> None:
     from grader.forkserver import serves
 
     assert serves(["python", "-m", "ipykernel_launcher", "-f", "kernel.json"])
-    assert serves([sys.executable, "-m", "grader.cleanjob", "jobs.json", "out.json"])
+    assert serves([sys.executable, "-m", "grader.maker", "job.json", "60"])
+    assert serves([sys.executable, "-m", "grader.modelrun", "job.json", "evidence.json"])
+    assert not serves([sys.executable, "-m", "grader.cleanroom", "job.json"])
     assert not serves(["python", "-m", "http.server"])
     assert not serves(["/usr/bin/env", "-m", "ipykernel_launcher"])
     assert not serves(["python", "-c", "print(1)"])

@@ -1,0 +1,112 @@
+"""What the sandboxes may import: a checked, read-only copy of the code they run.
+
+A sandbox runs Python with the libraries of this interpreter, but its own code comes
+from one place only: ``<scratch>/software/<digest>/``, which holds
+
+- ``jazz_utils`` (the library the notebook imports), and
+- the few modules of ``grader`` that run inside a sandbox (``SANDBOX_MODULES``: the
+  launcher and fork server, the maker, the model judge's hands, and ``hidden``, whose
+  ``grade`` only says where grading happens when the judges are absent).
+
+It is copied from the installed packages, named by the digest of what was copied, and
+put first on the sandbox's ``PYTHONPATH``; the installed packages themselves, and a
+checkout they are installed from in development mode (holding ``solutions/``, the
+grader's references and judges, perhaps ``course/``), are covered by empty file
+systems. So a kernel imports exactly the code whose digest the batch checked, whatever
+the install layout (editable or wheel), and the references, judges and test cases are
+not there to import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+SANDBOX_MODULES: tuple[str, ...] = (
+    "__init__",
+    "errors",
+    "forkserver",
+    "hidden",
+    "jail",
+    "maker",
+    "modelrun",
+)
+"""The grader's modules a sandbox holds; none of them holds an answer or a test case."""
+
+_SKIPPED = ("__pycache__", ".pyc")
+
+
+def package_folder(name: str) -> Path:
+    """Where the installed package ``name`` lives (resolved)."""
+    found = importlib.util.find_spec(name)
+    if found is None or not found.submodule_search_locations:
+        raise ImportError(f"the package {name} is not installed")
+    return Path(next(iter(found.submodule_search_locations))).resolve()
+
+
+def _files() -> list[tuple[Path, str]]:
+    """(source file, path in the copy) of everything the sandboxes get, in a stable order."""
+    files = []
+    grader = package_folder("grader")
+    for name in SANDBOX_MODULES:
+        files.append((grader / f"{name}.py", f"grader/{name}.py"))
+    library = package_folder("jazz_utils")
+    for path in sorted(library.rglob("*")):
+        relative = path.relative_to(library)
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not any(s in str(relative) for s in _SKIPPED)
+        ):
+            files.append((path, f"jazz_utils/{relative.as_posix()}"))
+    return files
+
+
+def digest() -> str:
+    """SHA-256 over the names and contents of what the sandboxes get."""
+    hasher = hashlib.sha256()
+    for source, target in _files():
+        hasher.update(target.encode() + b"\0" + hashlib.sha256(source.read_bytes()).digest())
+    return hasher.hexdigest()
+
+
+def install(base: Path) -> Path:
+    """The sandboxes' code under ``base/software/<digest>``, copied there once (atomically).
+
+    The copy is the grader's (root's when the grader is root), readable by everyone and
+    writable by no sandbox.
+    """
+    folder = base / "software"
+    folder.mkdir(mode=0o711, parents=True, exist_ok=True)
+    target = folder / digest()[:24]
+    if target.is_dir() and not target.is_symlink():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=folder))
+    for source, name in _files():
+        destination = staging / name
+        destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        shutil.copyfile(source, destination, follow_symlinks=False)
+        destination.chmod(0o644)
+    for path in [staging, *staging.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another worker of this machine copied it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def hidden_sources() -> tuple[str, ...]:
+    """The installed packages and, for a development install, the checkout holding them."""
+    hide: dict[str, None] = {}
+    for name in ("grader", "jazz_utils"):
+        folder = package_folder(name)
+        hide[str(folder)] = None
+        if not any(part in ("site-packages", "dist-packages") for part in folder.parts):
+            hide[str(folder.parent)] = None
+    return tuple(hide)
