@@ -52,7 +52,8 @@ def test_the_course_configuration_sets_the_documented_limits() -> None:
     for name in ("max_cell_stream_bytes", "max_line_chars", "max_rich_output_bytes"):
         assert getattr(defaults, name) == getattr(executor, name)
     assert defaults.max_notebook_output_bytes == executor.max_notebook_output_bytes
-    assert config.LimitOutput.max_lines > 0  # nbgrader's line cap stays, after the run
+    assert config.LimitOutput.max_lines == -1  # the byte caps bound lines; stderr stays visible
+    assert config.LimitOutput.max_traceback > 0
 
 
 def test_huge_outputs_leave_a_small_notebook_and_the_next_cell_intact(tmp_path: Path) -> None:
