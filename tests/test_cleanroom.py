@@ -267,6 +267,8 @@ def test_artefact_files_are_read_without_following_links(tmp_path: Path) -> None
     assert _read_small(tmp_path / "fifo", 1000) is None
     (tmp_path / "big").write_bytes(b"x" * 2000)
     assert _read_small(tmp_path / "big", 1000) is None
+    (tmp_path / "folder").mkdir()
+    assert _read_small(tmp_path / "folder", 1000) is None
     (tmp_path / "ok").write_bytes(b"{}")
     assert _read_small(tmp_path / "ok", 1000) == b"{}"
 
