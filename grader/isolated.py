@@ -73,6 +73,7 @@ from grader.jail import (
     JailResult,
     JailSpec,
     Protections,
+    alive,
     run_jailed,
     software_layout,
 )
@@ -314,7 +315,7 @@ def sweep(base: Path | None = None, wait: float = 0.0) -> None:
     servers = base / "forkservers"
     for path in servers.iterdir() if servers.is_dir() else []:
         owner = path.name.split(".")[0].removeprefix("home-")
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not alive(int(owner)):
             remove_tree(path)
 
 
@@ -373,16 +374,6 @@ def remove_tree(path: Path) -> None:
         stderr=subprocess.DEVNULL,
         check=False,
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def warm_kernels(base: Path) -> str | None:

@@ -666,7 +666,8 @@ def _members(folder: Path) -> list[int]:
     return [int(word) for word in text.split() if word.isdigit() and int(word) > 0]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -708,7 +709,7 @@ def _sweep(base: Path) -> None:
     here = _pid_namespace()
     for name in names:
         _, namespace, owner = name.split("-", 2) if name.count("-") == 2 else ("", "", "")
-        if namespace == here and owner.isdigit() and not _alive(int(owner)):
+        if namespace == here and owner.isdigit() and not alive(int(owner)):
             _empty_group(base / name, seconds=1.0)
 
 
