@@ -101,12 +101,45 @@ def install(base: Path) -> Path:
     return target
 
 
-def hidden_sources() -> tuple[str, ...]:
-    """The installed packages and, for a development install, the checkout holding them."""
+SYSTEM_FOLDERS: frozenset[str] = frozenset(
+    {
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "proc",
+        "run",
+        "sbin",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    }
+)
+"""The top-level folders a sandbox keeps (the system's software and its own places);
+every other one (``/home``, ``/root``, ``/work``, ``/srv``, ``/mnt``, ``/opt``...) is covered,
+and only the interpreter and the sandbox's own folders are bound back into it."""
+
+
+def hidden_sources(root: Path = Path("/")) -> tuple[str, ...]:
+    """What a sandbox must not see of the machine's files.
+
+    The installed packages and, for a development install, the checkout holding them;
+    and every top-level folder but the system's (``SYSTEM_FOLDERS``): other checkouts of
+    this project (with their ``solutions/``), people's homes and course folders may lie
+    anywhere there.
+    """
     hide: dict[str, None] = {}
     for name in ("grader", "jazz_utils"):
         folder = package_folder(name)
         hide[str(folder)] = None
         if not any(part in ("site-packages", "dist-packages") for part in folder.parts):
             hide[str(folder.parent)] = None
+    for entry in sorted(root.iterdir()):
+        if entry.name not in SYSTEM_FOLDERS and entry.is_dir() and not entry.is_symlink():
+            hide[str(entry)] = None
     return tuple(hide)

@@ -43,7 +43,7 @@ from grader.errors import BatchError
 from grader.intake import discover, notebook_problem
 from grader.isolated import UID_BASE, Limits, default_scratch_base, read_scores
 from grader.jail import software_layout
-from grader.software import hidden_sources
+from grader.software import SYSTEM_FOLDERS, hidden_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 75
@@ -690,6 +690,11 @@ def test_the_sandbox_layout_keeps_the_software_and_hides_the_repository() -> Non
     assert str(ROOT) in hide  # the repository holds solutions/ and course/
     hidden = set(hidden_sources())
     assert {str(ROOT), str(ROOT / "grader"), str(ROOT / "jazz_utils")} <= hidden
+    # Other checkouts of the project (their solutions/) may lie anywhere outside the
+    # system's folders: every such top-level folder is covered.
+    top = Path("/") / ROOT.parts[1]
+    assert str(top) in hidden or top.name in SYSTEM_FOLDERS
+    assert not hidden & {"/usr", "/etc", "/proc", "/dev"}
 
 
 def test_the_sandboxes_code_is_a_copy_without_answers(tmp_path: Path) -> None:
