@@ -3,8 +3,9 @@
 Each grade cell has a rubric of checks worth fixed points; a check passes or not, so a
 partial score names the mistake (e.g. "the first output equals the reference" passes
 but "the state is carried from step to step" fails when the state is reset at every
-step). The judge recomputes every reference itself from ``grader.reference``: evidence
-is only ever compared, never trusted, and malformed evidence fails the check it feeds.
+step). The judge recomputes every reference itself from ``grader.reference``'s cases
+(with the NumPy LSTM of ``jazz_utils.lstm_reference``): evidence is only ever compared,
+never trusted, and malformed evidence fails the check it feeds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from grader import reference
 from grader.errors import GradingError
 from grader.probes import Evidence
 from grader.rubric import GRADE_CELLS_BY_ID
+from jazz_utils.lstm_reference import Sizes
 
 ATOL = 1e-4
 """Absolute tolerance on probabilities (float32 Keras against float64 references)."""
@@ -199,7 +201,7 @@ def _require_flag(evidence: Evidence, key: str, message: str) -> None:
         raise _MismatchError(message)
 
 
-def _require_count(evidence: Evidence, sizes: reference.Sizes) -> None:
+def _require_count(evidence: Evidence, sizes: Sizes) -> None:
     _require_model(evidence)
     count = evidence.get("count_params")
     if count != sizes.parameter_count:
@@ -208,7 +210,7 @@ def _require_count(evidence: Evidence, sizes: reference.Sizes) -> None:
         )
 
 
-def _judge_sharing(evidence: Evidence, sizes: reference.Sizes) -> list[Check]:
+def _judge_sharing(evidence: Evidence, sizes: Sizes) -> list[Check]:
     """Sharing, judged by behaviour: the given layers' weights are the model's weights.
 
     Layers without weights (a ``Reshape`` made at every step, ``RepeatVector``) change no

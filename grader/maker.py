@@ -20,7 +20,8 @@ Each function runs in a child process of its own (forked: a function cannot touc
 another's artefacts, and a crash loses only its own), which writes
 ``artefacts-<index>.json`` in the working folder. The job holds no reference, no
 expected output and no judging code; this module imports only the standard library,
-NumPy and Keras, so that the sandbox can hold it without holding any answer.
+NumPy, Keras and ``jazz_utils`` (the layers are made as the public checks make them), so
+that the sandbox can hold it without holding any answer.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jazz_utils.lstm_harness import fresh_layers
+from jazz_utils.lstm_reference import Sizes, Weights
 
 MESSAGE_LIMIT = 300
 """Longest error message kept from learner code, in characters."""
@@ -116,17 +120,8 @@ def given_layers(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
     ``reshaper``) and the weights ``lstm`` [kernel (n_values, 4 n_a), recurrent kernel
     (n_a, 4 n_a), bias (4 n_a,)] and ``dense`` [kernel (n_a, n_values), bias (n_values,)].
     """
-    import keras
-
-    n_values, n_a, names = int(spec["n_values"]), int(spec["n_a"]), spec["names"]
-    lstm = keras.layers.LSTM(n_a, return_state=True, name=names["lstm"])
-    lstm.build((None, 1, n_values))
-    lstm.set_weights(_arrays(spec["lstm"]))
-    dense = keras.layers.Dense(n_values, activation="softmax", name=names["dense"])
-    dense.build((None, n_a))
-    dense.set_weights(_arrays(spec["dense"]))
-    reshaper = keras.layers.Reshape((1, n_values), name=names["reshaper"])
-    return lstm, dense, reshaper
+    sizes = Sizes(n_values=int(spec["n_values"]), n_a=int(spec["n_a"]))
+    return fresh_layers(sizes, Weights.of(spec["lstm"], spec["dense"]), names=spec["names"])
 
 
 def sampling_model(spec: dict[str, Any]) -> Any:

@@ -2,11 +2,12 @@
 
 A probe gives the learner's function fresh, tiny layers carrying the known weights of a
 case from ``grader.reference``, calls it, runs the model it returns eagerly on the
-case's inputs, and records the *evidence*: plain JSON data (shapes, booleans, output
-arrays as lists, error messages). It never decides a score; ``grader.judges`` does,
-from the evidence alone. The split lets the clean-room regrade run probes in a
-separate process, next to the learner's code, while the judging stays in the grading
-process, out of the learner's reach.
+case's inputs (both with ``jazz_utils.lstm_harness``, as the public checks do), and
+records the *evidence*: plain JSON data (shapes, booleans, output arrays as lists,
+error messages). It never decides a score; ``grader.judges`` does, from the evidence
+alone. The split lets the clean-room regrade run probes in a separate process, next to
+the learner's code, while the judging stays in the grading process, out of the
+learner's reach.
 
 Probes import Keras; nothing here runs at import time.
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from grader import maker, reference
 from grader.errors import GradingError
+from jazz_utils.lstm_harness import as_arrays, fresh_layers, load_keras, shape_of
 
 Evidence = dict[str, Any]
 """JSON data: what a probe saw (see the module docstring)."""
@@ -29,49 +31,19 @@ quiet = maker.quiet
 _run = maker.call
 
 
-def _keras() -> Any:
-    import keras
-
-    return keras
-
-
-def _fresh_layers(sizes: reference.Sizes, weights: reference.Weights) -> tuple[Any, Any, Any]:
-    """New LSTM_cell, densor and reshaper of ``sizes``, built and carrying ``weights``."""
-    layers = _keras().layers
-    lstm = layers.LSTM(sizes.n_a, return_state=True)
-    lstm.build((None, 1, sizes.n_values))
-    lstm.set_weights(weights.lstm_list())
-    dense = layers.Dense(sizes.n_values, activation="softmax")
-    dense.build((None, sizes.n_a))
-    dense.set_weights(weights.dense_list())
-    reshaper = layers.Reshape((1, sizes.n_values))
-    return lstm, dense, reshaper
-
-
-def _shape(tensor: Any) -> list[int | None]:
-    return [None if d is None else int(d) for d in tuple(tensor.shape)]
-
-
 def _model_facts(model: Any) -> Evidence:
     """Whether ``model`` is a keras.Model, and the shapes of its inputs and outputs."""
-    keras = _keras()
+    keras = load_keras()
     facts: Evidence = {"is_model": isinstance(model, keras.Model)}
     if not facts["is_model"]:
         facts["type"] = type(model).__name__
         return facts
     try:
-        facts["inputs"] = [_shape(t) for t in model.inputs]
-        facts["outputs"] = [_shape(t) for t in model.outputs]
+        facts["inputs"] = [shape_of(t) for t in model.inputs]
+        facts["outputs"] = [shape_of(t) for t in model.outputs]
     except Exception as error:  # a broken model
         facts["facts_error"] = describe_error(error)
     return facts
-
-
-def _as_arrays(outputs: Any) -> list[np.ndarray]:
-    ops = _keras().ops
-    if isinstance(outputs, (list, tuple)):
-        return [np.asarray(ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]
-    return [np.asarray(ops.convert_to_numpy(outputs), dtype=np.float64)]
 
 
 def _call_model(model: Any, inputs: tuple[np.ndarray, ...]) -> Evidence:
@@ -80,7 +52,7 @@ def _call_model(model: Any, inputs: tuple[np.ndarray, ...]) -> Evidence:
     if error is not None:
         return {"error": error}
     try:
-        arrays = _as_arrays(outputs)
+        arrays = as_arrays(outputs)
     except Exception as conversion_error:
         return {"error": describe_error(conversion_error)}
     return {"outputs": [a.tolist() for a in arrays], "shapes": [list(a.shape) for a in arrays]}
@@ -109,7 +81,7 @@ def _sharing_facts(model: Any, lstm: Any, dense: Any) -> Evidence:
 
 
 def _djmodel_build(djmodel: Callable[..., Any], case: reference.TrainingCase) -> tuple[Any, ...]:
-    lstm, dense, reshaper = _fresh_layers(case.sizes, case.weights())
+    lstm, dense, reshaper = fresh_layers(case.sizes, case.weights())
     model, error = _run(djmodel, case.Tx, lstm, dense, reshaper)
     return model, error, lstm, dense, reshaper
 
@@ -154,7 +126,7 @@ def probe_djmodel_equivalence(djmodel: Callable[..., Any]) -> Evidence:
 def _inference_build(
     music_inference_model: Callable[..., Any], case: reference.InferenceCase
 ) -> tuple[Any, ...]:
-    lstm, dense, _ = _fresh_layers(case.sizes, case.weights())
+    lstm, dense, _ = fresh_layers(case.sizes, case.weights())
     model, error = _run(music_inference_model, lstm, dense, Ty=case.Ty)
     return model, error, lstm, dense
 

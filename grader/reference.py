@@ -1,15 +1,11 @@
-"""Reference computations and the fixed test cases of the hidden tests (NumPy only).
+"""The hidden tests' cases: sizes, weights and inputs of each check (NumPy only).
 
 The hidden tests never compare layer names: they give the learner's function fresh,
 tiny layers carrying known weights, run the model it returns on known inputs, and
-compare the outputs with what these references compute from the same weights:
-
-- ``lstm_sequence`` runs an LSTM over a whole sequence at once (the computation of
-  ``keras.layers.LSTM(return_sequences=True)``, Keras's gate order i, f, c, o) and
-  ``dense_softmax`` applies the Dense layer: together, the fused reference of
-  ``djmodel``;
-- ``greedy_decode`` feeds the one-hot argmax of each step back as the next input,
-  the reference of ``music_inference_model``.
+compare the outputs with what the NumPy reference (``jazz_utils.lstm_reference``)
+computes from the same weights: ``teacher_forced`` for ``djmodel``, ``greedy_decode``
+for ``music_inference_model``, and for ``predict_and_sample`` the grader's own test
+model (``sampling_outputs`` here).
 
 The cases at the bottom (``FIXED``: sizes other than the notebook's, fixed seeds) are
 the notebook's own hidden tests under plain nbgrader. The batch grader draws other
@@ -26,45 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.errors import GradingError
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Layer sizes of one test case: ``n_values`` (vocabulary) and ``n_a`` (LSTM units)."""
-
-    n_values: int
-    n_a: int
-
-    @property
-    def parameter_count(self) -> int:
-        """Parameters of one LSTM(n_a) on n_values inputs plus one Dense(n_values)."""
-        lstm = 4 * self.n_a * (self.n_values + self.n_a + 1)
-        dense = self.n_values * (self.n_a + 1)
-        return lstm + dense
-
-
-@dataclass(frozen=True)
-class Weights:
-    """The weights of one LSTM and one Dense layer, in Keras's ``get_weights()`` layout.
-
-    Shapes: ``kernel`` (n_values, 4 n_a), ``recurrent_kernel`` (n_a, 4 n_a),
-    ``bias`` (4 n_a,), ``dense_kernel`` (n_a, n_values), ``dense_bias`` (n_values,).
-    All are float32 values (what Keras stores), held as float64 for the references.
-    """
-
-    kernel: np.ndarray
-    recurrent_kernel: np.ndarray
-    bias: np.ndarray
-    dense_kernel: np.ndarray
-    dense_bias: np.ndarray
-
-    def lstm_list(self) -> list[np.ndarray]:
-        """The LSTM's weights as float32 arrays, for ``LSTM.set_weights``."""
-        return [w.astype(np.float32) for w in (self.kernel, self.recurrent_kernel, self.bias)]
-
-    def dense_list(self) -> list[np.ndarray]:
-        """The Dense layer's weights as float32 arrays, for ``Dense.set_weights``."""
-        return [w.astype(np.float32) for w in (self.dense_kernel, self.dense_bias)]
+from jazz_utils.lstm_reference import (
+    Sizes,
+    Weights,
+    greedy_decode,
+    smallest_margin,
+    softmax,
+    teacher_forced,
+)
 
 
 def _f32(array: np.ndarray) -> np.ndarray:
@@ -83,74 +48,6 @@ def random_weights(sizes: Sizes, seed: int) -> Weights:
         dense_kernel=_f32(rng.normal(0.0, 3.0, (n_a, n_values))),
         dense_bias=_f32(rng.normal(0.0, 0.5, (n_values,))),
     )
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def lstm_step(
-    weights: Weights, x: np.ndarray, a: np.ndarray, c: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """One LSTM step: x (m, n_values), a and c (m, n_a) -> the new (a, c)."""
-    z = x @ weights.kernel + a @ weights.recurrent_kernel + weights.bias
-    i, f, g, o = np.split(z, 4, axis=-1)
-    c_new = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-    a_new = _sigmoid(o) * np.tanh(c_new)
-    return a_new, c_new
-
-
-def dense_softmax(weights: Weights, a: np.ndarray) -> np.ndarray:
-    """The Dense softmax layer: a (m, n_a) -> probabilities (m, n_values)."""
-    z = a @ weights.dense_kernel + weights.dense_bias
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def lstm_sequence(weights: Weights, X: np.ndarray, a0: np.ndarray, c0: np.ndarray) -> np.ndarray:
-    """The hidden states of an LSTM run over the whole sequence X (m, Tx, n_values).
-
-    Returns:
-        (m, Tx, n_a): what ``LSTM(n_a, return_sequences=True)`` returns from (a0, c0).
-    """
-    a, c = np.asarray(a0, np.float64), np.asarray(c0, np.float64)
-    states = []
-    for t in range(X.shape[1]):
-        a, c = lstm_step(weights, np.asarray(X[:, t, :], np.float64), a, c)
-        states.append(a)
-    return np.stack(states, axis=1)
-
-
-def unrolled_outputs(weights: Weights, X: np.ndarray, a0: np.ndarray, c0: np.ndarray) -> np.ndarray:
-    """The fused reference of ``djmodel``: (Tx, m, n_values) softmax outputs, time-major."""
-    probabilities = dense_softmax(weights, lstm_sequence(weights, X, a0, c0))
-    return np.swapaxes(probabilities, 0, 1)
-
-
-def greedy_decode(
-    weights: Weights, x0: np.ndarray, a0: np.ndarray, c0: np.ndarray, Ty: int
-) -> np.ndarray:
-    """The reference of ``music_inference_model``: (Ty, m, n_values) softmax outputs.
-
-    x0 is (m, 1, n_values); each step's one-hot argmax is the next step's input.
-    """
-    n_values = weights.dense_bias.shape[0]
-    x = np.asarray(x0, np.float64)[:, 0, :]
-    a, c = np.asarray(a0, np.float64), np.asarray(c0, np.float64)
-    outputs = []
-    for _ in range(Ty):
-        a, c = lstm_step(weights, x, a, c)
-        out = dense_softmax(weights, a)
-        outputs.append(out)
-        x = np.eye(n_values)[out.argmax(axis=-1)]
-    return np.stack(outputs, axis=0)
-
-
-def smallest_margin(probabilities: np.ndarray) -> float:
-    """The smallest gap between the two largest probabilities over all steps and rows."""
-    ordered = np.sort(np.asarray(probabilities), axis=-1)
-    return float((ordered[..., -1] - ordered[..., -2]).min())
 
 
 def _one_hot(rng: np.random.Generator, shape: tuple[int, ...], n_values: int) -> np.ndarray:
@@ -193,7 +90,7 @@ class TrainingCase:
 
     def reference(self, kind: str) -> np.ndarray:
         """The reference outputs (Tx, m, n_values) for ``inputs(kind)``."""
-        return unrolled_outputs(self.weights(), *self.inputs(kind))
+        return teacher_forced(self.weights(), *self.inputs(kind))
 
 
 @dataclass(frozen=True)
@@ -313,12 +210,10 @@ def sampling_outputs(
         ],
         axis=-1,
     )
-    outputs = []
-    for kernel, bias in zip(weights.kernels, weights.biases, strict=True):
-        z = features @ kernel + bias
-        z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        outputs.append(e / e.sum(axis=-1, keepdims=True))
+    outputs = [
+        softmax(features @ kernel + bias)
+        for kernel, bias in zip(weights.kernels, weights.biases, strict=True)
+    ]
     return np.stack(outputs, axis=0)
 
 
