@@ -34,3 +34,11 @@ class MidiWriteError(JazzUtilsError, ValueError):
 
 class RenderError(JazzUtilsError, ValueError):
     """A solo, MIDI file or figure that cannot be rendered as audio or a picture."""
+
+
+class CheckFailure(JazzUtilsError, AssertionError):  # noqa: N818 - the name learners see
+    """A learner's function does not do what the exercise asks; the message says why.
+
+    Raised by the public checks (``jazz_utils.checks``, where learners find it); an
+    ``AssertionError``, as a failed test is.
+    """
