@@ -69,12 +69,10 @@ def shape_of(tensor: Any) -> list[int | None]:
 def as_arrays(outputs: Any) -> list[np.ndarray]:
     """A model's outputs as a list of float64 arrays, in order.
 
-    Keras 3 returns a single tensor for a model with one output, a list (or a dict, in
-    the order of its keys) otherwise.
+    Keras 3 returns a single tensor for a model with one output, a list otherwise.
+    Anything else (a dict, say) is converted as one value, which may raise.
     """
     ops = load_keras().ops
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
     return [np.asarray(ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]

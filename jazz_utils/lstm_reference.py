@@ -96,8 +96,13 @@ class Weights:
 
     @classmethod
     def of(cls, lstm: Sequence[Any], dense: Sequence[Any]) -> Weights:
-        """Weights from the LSTM's [kernel, recurrent kernel, bias] and the Dense's [kernel,
-        bias]: arrays, nested lists or what ``layer.get_weights()`` returns."""
+        """Weights from the layers' lists of weights, held as float64.
+
+        Args:
+            lstm: the LSTM's [kernel, recurrent kernel, bias]: arrays, nested lists or
+                what ``layer.get_weights()`` returns.
+            dense: the Dense layer's [kernel, bias], likewise.
+        """
         kernel, recurrent_kernel, bias = (np.asarray(w, dtype=np.float64) for w in lstm)
         dense_kernel, dense_bias = (np.asarray(w, dtype=np.float64) for w in dense)
         return cls(kernel, recurrent_kernel, bias, dense_kernel, dense_bias)

@@ -174,10 +174,14 @@ def call_learner(
 def run_model(
     check: str, model: Any, inputs: list[np.ndarray], fn: Any, role: str, sizes: CheckSizes
 ) -> Any:
-    """Call the model on ``inputs``; an exception becomes an explained CheckFailure."""
+    """Call the model on ``inputs``: its outputs, or an explained CheckFailure.
+
+    A model built with a dict of outputs returns a dict; its values count, in order.
+    """
     shapes = ", ".join(str(x.shape) for x in inputs)
     try:
-        return model(inputs)
+        outputs = model(inputs)
     except Exception as exc:
         what = f"calling the model on inputs of shapes {shapes}"
         raise CheckFailure(explain_error(check, what, exc, fn, role, sizes)) from exc
+    return list(outputs.values()) if isinstance(outputs, dict) else outputs
