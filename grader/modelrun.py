@@ -12,7 +12,7 @@ they hold) as the *evidence* the grader's judges score (``grader.judges``).
 
 OUT is signed: an HMAC-SHA256 of its text with the job's key, which no sandbox that ran
 learner code ever holds; the grader ignores evidence without a valid signature.
-Imports: the standard library, NumPy and Keras only.
+Imports: the standard library, NumPy, Keras and ``jazz_utils``' harness only.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from grader.maker import describe_error, plain_evidence, quiet
+from jazz_utils.lstm_harness import as_arrays, shape_of
 
 MAX_LAYERS = 2_000
 """Most layers a rebuilt model may have (the answers have a few dozen)."""
@@ -46,10 +47,6 @@ LAMBDA = (
 
 class ArtefactError(Exception):
     """An artefact that cannot be rebuilt into a model that can be run."""
-
-
-def _shape(tensor: Any) -> list[int | None]:
-    return [None if d is None else int(d) for d in tuple(tensor.shape)]
 
 
 def rebuild(artefact: dict[str, Any]) -> Any:
@@ -110,14 +107,9 @@ def _holds(model: Any, given: dict[str, Any], kind: str) -> bool:
 
 def _run(model: Any, inputs: list[Any]) -> dict[str, Any]:
     """Run ``model`` eagerly: {"outputs", "shapes"} or {"error"}."""
-    import keras
-
     try:
         arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
-        outputs = model(arrays, training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        found = [np.asarray(keras.ops.convert_to_numpy(o), dtype=np.float64) for o in outputs]
+        found = as_arrays(model(arrays, training=False))
     except Exception as error:
         return {"error": describe_error(error)}
     return {"outputs": [a.tolist() for a in found], "shapes": [list(a.shape) for a in found]}
@@ -135,8 +127,8 @@ def judge_artefact(run: dict[str, Any]) -> dict[str, Any]:
         return {"error": str(error)}
     facts: dict[str, Any] = {"is_model": True}
     try:
-        facts["inputs"] = [_shape(t) for t in model.inputs]
-        facts["outputs"] = [_shape(t) for t in model.outputs]
+        facts["inputs"] = [shape_of(t) for t in model.inputs]
+        facts["outputs"] = [shape_of(t) for t in model.outputs]
         facts["count_params"] = int(model.count_params())
         facts["lstm_used"] = _holds(model, run["given"]["lstm"], "lstm")
         facts["dense_used"] = _holds(model, run["given"]["dense"], "dense")
