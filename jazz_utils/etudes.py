@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jazz_utils import metrics
-from jazz_utils.chords import PITCH_CLASS_NAMES
+from jazz_utils.chords import pitch_name
 from jazz_utils.corpus import read_piece
 from jazz_utils.data import load_music_utils
 from jazz_utils.grammar import piece_to_values
@@ -51,11 +51,6 @@ LICENCE = {
     ),
 }
 _DECIMALS = 4
-
-
-def pitch_name(pitch: int) -> str:
-    """Scientific pitch name of a MIDI note: 52 -> ``"E3"``, 81 -> ``"A5"``."""
-    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def corpus_statistics(pieces: Sequence[Piece]) -> dict[str, object]:
