@@ -50,7 +50,7 @@ import numpy as np
 
 from jazz_utils.chords import Chord, as_progression
 from jazz_utils.errors import MidiWriteError
-from jazz_utils.midi_io import MidiPart, chords_part, solo_part, write_parts
+from jazz_utils.midi_io import DRUM_CHANNEL, MidiPart, chords_part, solo_part, write_parts
 from jazz_utils.piece import TICKS_PER_QUARTER, Piece, Progression, from_ticks, to_ticks
 
 #: Default swing ratio: where the off-beat eighth falls, as a share of the beat.
@@ -58,10 +58,10 @@ DEFAULT_SWING = 0.62
 #: Smallest and largest swing ratio accepted (0.5 is straight, 0.75 a dotted rhythm).
 SWING_RANGE = (0.5, 0.8)
 
-#: MIDI channels (counted from 0) and General MIDI programs of the band.
+#: MIDI channels (counted from 0) and General MIDI programs of the band (drums:
+#: :data:`jazz_utils.midi_io.DRUM_CHANNEL`).
 BASS_CHANNEL, BASS_PROGRAM = 2, 32
 PIANO_CHANNEL, PIANO_PROGRAM = 3, 0
-DRUM_CHANNEL = 9
 #: General MIDI percussion keys used by the drummer.
 KICK, SNARE, HIHAT_PEDAL, RIDE, CRASH = 36, 38, 44, 51, 49
 
