@@ -22,10 +22,13 @@ so that its loudest sample is at -1 dBFS (never clipped), and lasts exactly as
 long as the music plus :data:`RELEASE_TAIL` seconds for the last notes to ring.
 
 A :class:`~jazz_utils.piece.Piece` is played by a band (:mod:`jazz_utils.band`)
-at its own tempo unless told otherwise, swung by ``swing`` (0.5 is straight).
-A MIDI file is played as written: its own instruments, tempo and timing (a file
-from :func:`jazz_utils.band.write_band_midi` is already swung), optionally at
-another ``tempo``.
+at its own tempo unless told otherwise, swung by ``swing`` (0.5 is straight);
+these choices (tempo, instrument, swing, band, seed, voicing) make one
+:class:`~jazz_utils.performance.RenderOptions`, given as ``options=`` or field by
+field (``play(solo, instrument="trumpet")``). A MIDI file is played as written: its
+own instruments, tempo and timing (a file from
+:func:`jazz_utils.band.write_band_midi` is already swung), optionally at another
+``tempo``.
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jazz_utils.band import DEFAULT_SWING, performance_parts
+from jazz_utils.band import performance_parts
 from jazz_utils.errors import JazzUtilsError, RenderError
-from jazz_utils.midi_io import MidiPart, write_parts
+from jazz_utils.midi_io import TEMPO_RANGE, MidiPart, write_parts
+from jazz_utils.performance import RenderOptions, render_options
 from jazz_utils.piece import Piece
 
 if TYPE_CHECKING:
@@ -228,8 +232,9 @@ def _midi_notes(path: Path, tempo: float | None) -> tuple[list[SynthNote], float
 
 
 def _check_tempo(tempo: float) -> float:
-    if not isinstance(tempo, int | float) or not 10 <= tempo <= 400:
-        raise RenderError(f"tempo must be 10..400 quarter notes per minute, not {tempo!r}.")
+    low, high = TEMPO_RANGE
+    if not isinstance(tempo, int | float) or not low <= tempo <= high:
+        raise RenderError(f"tempo must be {low}..{high} quarter notes per minute, not {tempo!r}.")
     return float(tempo)
 
 
@@ -242,21 +247,22 @@ def _check_rate(sample_rate: int) -> int:
     return int(sample_rate)
 
 
+def _piece_parts(piece: Piece, options: RenderOptions) -> list[MidiPart]:
+    """:func:`jazz_utils.band.performance_parts`, its errors as :class:`RenderError`."""
+    try:
+        return performance_parts(piece, options)
+    except JazzUtilsError as exc:
+        raise RenderError(str(exc)) from None
+
+
 def _performance(
-    source: Piece | str | Path | Sequence[MidiPart],
-    tempo: float | None,
-    swing: float,
-    band: bool,
-    instrument: str,
-    seed: int | None,
+    source: Piece | str | Path | Sequence[MidiPart], options: RenderOptions
 ) -> tuple[list[SynthNote], float]:
     """What to play, in seconds: ``(notes, length of the music in seconds)``."""
+    tempo = options.tempo
     if isinstance(source, Piece):
         qpm = _check_tempo(tempo if tempo is not None else source.tempo)
-        try:
-            parts = performance_parts(source, instrument, swing, seed, band)
-        except JazzUtilsError as exc:
-            raise RenderError(str(exc)) from None
+        parts = _piece_parts(source, options)
         return _notes_from_parts(parts, qpm), source.total_length * 60.0 / qpm
     if isinstance(source, str | Path):
         path = Path(source).expanduser()
@@ -458,11 +464,8 @@ def _mix(
 def synthesize(
     solo_or_midi: Piece | str | Path | Sequence[MidiPart],
     sample_rate: int = SAMPLE_RATE,
-    tempo: float | None = None,
-    swing: float = DEFAULT_SWING,
-    band: bool = True,
-    instrument: str = "tenor sax",
-    seed: int | None = 0,
+    options: RenderOptions | None = None,
+    **overrides: Any,
 ) -> np.ndarray:
     """Synthesize with the built-in numpy synthesizer.
 
@@ -470,12 +473,13 @@ def synthesize(
         solo_or_midi: a :class:`Piece`, the path of a MIDI file, or a list of
             :class:`~jazz_utils.midi_io.MidiPart` (times in quarter notes).
         sample_rate: samples per second.
-        tempo: quarter notes per minute; a Piece's own (MidiParts: 120) by
-            default; for a MIDI file, plays the file at this tempo instead of its own.
-        swing: off-beat eighth position for a Piece, 0.5 (straight) .. 0.8.
-        band: accompany a Piece with bass, piano and drums.
-        instrument: a Piece's solo instrument (see :data:`jazz_utils.midi_io.SOLO_INSTRUMENTS`).
-        seed: seeds the band and the drums' noise.
+        options: how to perform it (:class:`~jazz_utils.performance.RenderOptions`;
+            the defaults when None). ``tempo``: quarter notes per minute, a Piece's
+            own (MidiParts: 120) by default; for a MIDI file, plays the file at this
+            tempo instead of its own. ``swing`` (0.5 straight .. 0.8), ``band``,
+            ``instrument`` and ``voicing`` shape a Piece's performance; ``seed``
+            seeds the band and the drums' noise.
+        **overrides: any of those fields by name, e.g. ``tempo=180, band=False``.
 
     Returns:
         float32 mono samples, shape ``(ceil((music seconds + RELEASE_TAIL) * sample_rate),)``,
@@ -483,10 +487,12 @@ def synthesize(
 
     Raises:
         RenderError: unreadable input or bad options.
+        TypeError: an override that is no rendering option.
     """
     rate = _check_rate(sample_rate)
-    notes, seconds = _performance(solo_or_midi, tempo, swing, band, instrument, seed)
-    return _mix(notes, seconds + RELEASE_TAIL, rate, seed)
+    options = render_options(options, **overrides)
+    notes, seconds = _performance(solo_or_midi, options)
+    return _mix(notes, seconds + RELEASE_TAIL, rate, options.seed)
 
 
 # ---------------------------------------------------------------- FluidSynth
@@ -573,22 +579,17 @@ def _retimed_midi(path: Path, tempo: float, folder: Path) -> Path:
 
 
 def _fluidsynth(
-    source: Piece | str | Path | Sequence[MidiPart],
-    sample_rate: int,
-    tempo: float | None,
-    swing: float,
-    band: bool,
-    instrument: str,
-    seed: int | None,
+    source: Piece | str | Path | Sequence[MidiPart], sample_rate: int, options: RenderOptions
 ) -> np.ndarray:
     """Render with FluidSynth; same length and level conventions as :func:`synthesize`."""
     binary, font = _fluidsynth_setup()
-    _notes, seconds = _performance(source, tempo, swing, band, instrument, seed)
+    _notes, seconds = _performance(source, options)
+    tempo = options.tempo
     with tempfile.TemporaryDirectory(prefix="jazz_utils_") as scratch:
         folder = Path(scratch)
         if isinstance(source, Piece):
             qpm = tempo if tempo is not None else source.tempo
-            parts = performance_parts(source, instrument, swing, seed, band)
+            parts = _piece_parts(source, options)
             midi = write_parts(parts, folder / "solo.mid", qpm, source.time_signature)
         elif isinstance(source, str | Path):
             midi = Path(source).expanduser()
@@ -648,11 +649,8 @@ def render(
     path: str | Path,
     engine: str = "auto",
     sample_rate: int = SAMPLE_RATE,
-    tempo: float | None = None,
-    swing: float = DEFAULT_SWING,
-    band: bool = True,
-    instrument: str = "tenor sax",
-    seed: int | None = 0,
+    options: RenderOptions | None = None,
+    **overrides: Any,
 ) -> Path:
     """Render a solo (with its band) or a MIDI file to a WAV file.
 
@@ -662,7 +660,8 @@ def render(
         path: the ``.wav`` file to write (parent folders are created).
         engine: ``"auto"``, ``"fluidsynth"`` or ``"builtin"`` (see the module docstring).
         sample_rate: samples per second (22 050 by default).
-        tempo, swing, band, instrument, seed: as for :func:`synthesize`.
+        options: how to perform it, as for :func:`synthesize`.
+        **overrides: fields of ``options`` by name, e.g. ``instrument="trumpet"``.
 
     Returns:
         The path written: mono 16-bit PCM lasting the music plus ``RELEASE_TAIL`` seconds.
@@ -670,13 +669,15 @@ def render(
     Raises:
         RenderError: unknown engine, FluidSynth asked for but missing (or without a
             soundfont), unreadable input, bad options.
+        TypeError: an override that is no rendering option.
     """
     rate = _check_rate(sample_rate)
+    options = render_options(options, **overrides)
     chosen = resolve_engine(engine)
     if chosen == "fluidsynth":
-        audio = _fluidsynth(solo_or_midi, rate, tempo, swing, band, instrument, seed)
+        audio = _fluidsynth(solo_or_midi, rate, options)
     else:
-        audio = synthesize(solo_or_midi, rate, tempo, swing, band, instrument, seed)
+        audio = synthesize(solo_or_midi, rate, options)
     return write_wav(path, audio, rate)
 
 
@@ -684,7 +685,9 @@ def play(
     solo_or_midi: Piece | str | Path | Sequence[MidiPart],
     engine: str = "auto",
     autoplay: bool = False,
-    **options: object,
+    sample_rate: int = SAMPLE_RATE,
+    options: RenderOptions | None = None,
+    **overrides: Any,
 ) -> Audio:
     """Render and return an audio player for a notebook cell.
 
@@ -692,7 +695,10 @@ def play(
         solo_or_midi: what :func:`render` accepts.
         engine: ``"auto"``, ``"fluidsynth"`` or ``"builtin"``.
         autoplay: start playing as soon as the cell shows.
-        **options: ``sample_rate``, ``tempo``, ``swing``, ``band``, ``instrument``, ``seed``.
+        sample_rate: samples per second.
+        options: how to perform it, as for :func:`synthesize`.
+        **overrides: fields of ``options`` by name: ``tempo``, ``instrument``,
+            ``swing``, ``band``, ``seed``, ``voicing``.
 
     Returns:
         An ``IPython.display.Audio`` holding the WAV data (no file is left behind).
@@ -700,6 +706,8 @@ def play(
     from IPython.display import Audio
 
     with tempfile.TemporaryDirectory(prefix="jazz_utils_") as scratch:
-        wav = render(solo_or_midi, Path(scratch) / "solo.wav", engine, **options)  # type: ignore[arg-type]
+        wav = render(
+            solo_or_midi, Path(scratch) / "solo.wav", engine, sample_rate, options, **overrides
+        )
         data = wav.read_bytes()
     return Audio(data=data, autoplay=autoplay)

@@ -42,6 +42,8 @@ SOLO_INSTRUMENTS = {
     "piano": 0,
     "vibraphone": 11,
 }
+#: Slowest and fastest tempo written or played, in quarter notes per minute.
+TEMPO_RANGE = (10, 400)
 #: Lowest pitch of a block-chord voicing in the "Chords" track (E3).
 VOICING_FLOOR = 52
 #: File suffixes read as MIDI.
@@ -143,8 +145,9 @@ def write_parts(
     """
     import mido
 
-    if not 10 <= tempo <= 400:
-        raise MidiWriteError(f"tempo must be 10..400 quarter notes per minute, not {tempo}.")
+    low, high = TEMPO_RANGE
+    if not low <= tempo <= high:
+        raise MidiWriteError(f"tempo must be {low}..{high} quarter notes per minute, not {tempo}.")
     midi = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="Conductor", time=0))
