@@ -11,11 +11,8 @@ import pytest
 
 from jazz_utils import audio
 from jazz_utils.audio import (
-    A4_HZ,
-    PEAK_LEVEL,
     RELEASE_TAIL,
     SAMPLE_RATE,
-    adsr,
     play,
     read_wav,
     render,
@@ -29,6 +26,7 @@ from jazz_utils.grammar import values_to_piece
 from jazz_utils.midi_io import MidiPart
 from jazz_utils.performance import RenderOptions
 from jazz_utils.piece import Measure, Note, Piece
+from jazz_utils.synth import A4_HZ, PEAK_LEVEL, adsr
 
 PROGRESSION = parse_progression("| Dm7 G7 | Cmaj7 | Em7 A7 | Dm7 G7 |" * 2)
 VALUES = ["C,0.500", "S,0.500,<m2,M2>", "C,0.500,<m2,M2>", "A,0.500,<M-2,m-2>",
