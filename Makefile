@@ -73,7 +73,7 @@ format: $(STAMP)  ## rewrite code in the project's style
 
 demo: $(STAMP)  ## train on the bundled corpus and write the solo, audio, piano roll, notebook to output/
 	mkdir -p output
-	JAZZ_OUTPUT_DIR=$(CURDIR)/output $(BIN)/python -m jazz_utils.notebook_runner \
+	JAZZ_OUTPUT_DIR=$(CURDIR)/output $(BIN)/python tools/notebook_runner.py \
 		solutions/$(NOTEBOOK) --output output/$(NOTEBOOK) --cwd $(CURDIR)
 	@ls -l output
 

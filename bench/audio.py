@@ -12,10 +12,10 @@ and the ratio between them.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import median_seconds
 
 #: 32 bars of rhythm changes (AABA) in B-flat.
 RHYTHM_A = "| Bbmaj7 G7 | Cm7 F7 | Dm7 G7 | Cm7 F7 | Fm7 Bb7 | Ebmaj7 Ab7 | Dm7 G7 | Cm7 F7 |"
@@ -38,15 +38,6 @@ def _solo() -> object:
     return values_to_piece(values, progression, seed=7, tempo=TEMPO)
 
 
-def _median_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -63,7 +54,7 @@ def main() -> None:
         for engine in engines:
             out = Path(scratch) / f"{engine}.wav"
             render(solo, out, engine=engine, sample_rate=args.sample_rate)  # warm up
-            seconds = _median_seconds(
+            seconds = median_seconds(
                 lambda e=engine, o=out: render(solo, o, engine=e, sample_rate=args.sample_rate),
                 args.repeats,
             )

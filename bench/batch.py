@@ -34,14 +34,13 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+from _timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
@@ -132,30 +131,6 @@ def _submissions(
     return students
 
 
-def _environment() -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-def _run(command: list[str], cwd: Path) -> float:
-    """Run ``command``; return its wall time; stop the benchmark if it fails."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=cwd,
-        env=_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}")
-    return seconds
-
-
 def _totals(course: Path) -> dict[str, float]:
     query = (
         "SELECT submitted_assignment.student_id, SUM(grade.auto_score) FROM grade "
@@ -176,7 +151,7 @@ def _serial(work: Path, course: Path, submissions: Path) -> float:
     shutil.copyfile(course / ".grader" / "assignment.db", plain / "gradebook.db")
     shutil.copytree(submissions, plain / "submitted")
     command = [sys.executable, "-m", "nbgrader", "autograde", "jazz_solo"]
-    return _run([*command, f"--CourseDirectory.root={plain}"], plain)
+    return timed_run([*command, f"--CourseDirectory.root={plain}"], plain)
 
 
 def _batch(course: Path, submissions: Path, workers: int) -> tuple[float, dict]:
@@ -193,7 +168,7 @@ def _batch(course: Path, submissions: Path, workers: int) -> tuple[float, dict]:
         str(workers),
         "--no-feedback",
     ]
-    seconds = _run(command, ROOT)
+    seconds = timed_run(command, ROOT)
     return seconds, json.loads((course / "report.json").read_text())
 
 
@@ -213,7 +188,7 @@ def main() -> None:
         course = work / "course"
         grader = [sys.executable, "-m", "grader"]
         release = [*grader, "release", "--course", str(course), "--notebooks", str(work / "nb")]
-        _run(release, ROOT)
+        timed_run(release, ROOT)
         submissions = work / "submissions"
         release_notebook = nbformat.read(work / "nb" / NOTEBOOK, as_version=4)
         students = _submissions(submissions, release_notebook, args.count, args.distinct)

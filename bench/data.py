@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import median_seconds
 
 BAND = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "band_blues.mid"
 OPTIONS = {"melody": "Tenor Sax", "accompaniment": ["Piano"], "window": (472.0, 548.0)}
-
-
-def _median_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -38,8 +29,8 @@ def main() -> None:
         from jazz_utils.data import load_piece
 
         parsed = load_piece(BAND, cache=True, **OPTIONS)  # fills the cache (and warms imports)
-        parse = _median_seconds(lambda: load_piece(BAND, cache=False, **OPTIONS), args.repeats)
-        cached = _median_seconds(lambda: load_piece(BAND, cache=True, **OPTIONS), args.repeats)
+        parse = median_seconds(lambda: load_piece(BAND, cache=False, **OPTIONS), args.repeats)
+        cached = median_seconds(lambda: load_piece(BAND, cache=True, **OPTIONS), args.repeats)
         assert load_piece(BAND, cache=True, **OPTIONS) == parsed
     print(f"file: {BAND.name} ({BAND.stat().st_size // 1024} KiB, 25 tracks, 140 bars)")
     print(f"parse  (median of {args.repeats}): {parse * 1000:8.2f} ms")

@@ -22,13 +22,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nbformat
+from _timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
@@ -39,20 +38,6 @@ c.CourseDirectory.course_id = "jazz-solo-lstm-plain"
 c.Execute.timeout = 3600  # nbgrader's default (30 s a cell) would stop the training
 """
 TARGET = 0.25
-
-
-def _run(command: list[str], cwd: Path) -> float:
-    """Run ``command``; return its wall time; stop the benchmark if it fails."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    start = time.perf_counter()
-    done = subprocess.run(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}")
-    return seconds
 
 
 def _submission(folder: Path) -> Path:
@@ -92,22 +77,22 @@ def _plain(work: Path, submission: Path) -> float:
     nbformat.write(notebook, course / "source" / "jazz_solo" / NOTEBOOK)
     nbgrader = [sys.executable, "-m", "nbgrader"]
     root = f"--CourseDirectory.root={course}"
-    _run([*nbgrader, "generate_assignment", "jazz_solo", "--force", root], course)
+    timed_run([*nbgrader, "generate_assignment", "jazz_solo", "--force", root], course)
     target = course / "submitted" / "learner" / "jazz_solo"
     target.mkdir(parents=True)
     shutil.copyfile(submission, target / NOTEBOOK)
-    return _run([*nbgrader, "autograde", "jazz_solo", "--force", root], course)
+    return timed_run([*nbgrader, "autograde", "jazz_solo", "--force", root], course)
 
 
 def _ours(work: Path, submission: Path) -> tuple[float, dict]:
     """Time ``python -m grader autograde`` of ``submission``; return it and the review file."""
     course = work / "ours"
     grader = [sys.executable, "-m", "grader"]
-    _run(
+    timed_run(
         [*grader, "release", "--course", str(course), "--notebooks", str(work / "notebooks")],
         ROOT,
     )
-    seconds = _run(
+    seconds = timed_run(
         [
             *grader,
             "autograde",

@@ -27,6 +27,7 @@ _EXPORTS = {
     "generate_music": "jazz_utils.generate",
     "render": "jazz_utils.audio",
     "play": "jazz_utils.audio",
+    "RenderOptions": "jazz_utils.performance",
     "piano_roll": "jazz_utils.plots",
     "loss_curve": "jazz_utils.plots",
     "solo_metrics": "jazz_utils.metrics",

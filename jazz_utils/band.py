@@ -31,7 +31,9 @@ turned into sound: :func:`swing` moves the off-beat eighth of each beat from
 halfway (0.5) to ``ratio`` of the beat (0.62 by default; 0.5 is straight, 2/3
 is triplet swing). :func:`write_band_midi` writes a file for listening, with
 every part swung; :func:`jazz_utils.audio.render` swings a :class:`Piece` the
-same way before synthesizing it, and plays a MIDI file as it is written.
+same way before synthesizing it, and plays a MIDI file as it is written. Both
+take their tempo, instrument, swing and band as one
+:class:`~jazz_utils.performance.RenderOptions` (or those fields by name).
 
 A swung file read back with :func:`jazz_utils.corpus.read_piece` keeps its
 pitches and chords, but its off-beat eighths land on the nearest grid tick
@@ -45,23 +47,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from jazz_utils.chords import Chord, as_progression
 from jazz_utils.errors import MidiWriteError
-from jazz_utils.midi_io import MidiPart, chords_part, solo_part, write_parts
+from jazz_utils.midi_io import DRUM_CHANNEL, MidiPart, chords_part, solo_part, write_parts
+from jazz_utils.performance import DEFAULT_SWING, RenderOptions, check_swing, render_options
 from jazz_utils.piece import TICKS_PER_QUARTER, Piece, Progression, from_ticks, to_ticks
 
-#: Default swing ratio: where the off-beat eighth falls, as a share of the beat.
-DEFAULT_SWING = 0.62
-#: Smallest and largest swing ratio accepted (0.5 is straight, 0.75 a dotted rhythm).
-SWING_RANGE = (0.5, 0.8)
-
-#: MIDI channels (counted from 0) and General MIDI programs of the band.
+#: MIDI channels (counted from 0) and General MIDI programs of the band (drums:
+#: :data:`jazz_utils.midi_io.DRUM_CHANNEL`).
 BASS_CHANNEL, BASS_PROGRAM = 2, 32
 PIANO_CHANNEL, PIANO_PROGRAM = 3, 0
-DRUM_CHANNEL = 9
 #: General MIDI percussion keys used by the drummer.
 KICK, SNARE, HIHAT_PEDAL, RIDE, CRASH = 36, 38, 44, 51, 49
 
@@ -90,21 +89,6 @@ COMPING_PATTERNS: tuple[tuple[tuple[float, float], ...], ...] = (
 
 _BEAT = TICKS_PER_QUARTER
 _HALF = TICKS_PER_QUARTER // 2
-
-
-def check_swing(ratio: float) -> float:
-    """Return ``ratio`` as a float, or raise :class:`MidiWriteError` if out of range."""
-    try:
-        value = float(ratio)
-    except (TypeError, ValueError):
-        raise MidiWriteError(f"swing must be a number like 0.62, not {ratio!r}.") from None
-    low, high = SWING_RANGE
-    if not low <= value <= high:
-        raise MidiWriteError(
-            f"swing must lie between {low} (straight) and {high}, not {ratio!r}; "
-            "0.62 is a relaxed swing, 2/3 triplet swing."
-        )
-    return value
 
 
 def swing(
@@ -417,36 +401,32 @@ def backing_parts(
     return parts
 
 
-def performance_parts(
-    piece: Piece,
-    instrument: str = "tenor sax",
-    swing_ratio: float = DEFAULT_SWING,
-    seed: int | None = 0,
-    band: bool = True,
-    voicing: str = "rootless",
-) -> list[MidiPart]:
+def performance_parts(piece: Piece, options: RenderOptions | None = None) -> list[MidiPart]:
     """Everything a listener hears: solo, chord symbols and band, all swung.
+
+    Args:
+        piece: the solo and its chords.
+        options: instrument, swing, band, seed and voicing (the defaults when None;
+            the tempo is applied by whoever writes or plays the parts).
 
     Returns:
         ``[Melody, Chords (symbols only), Bass, Piano, Drums]`` (without the last
-        three when ``band`` is False), the layout :func:`jazz_utils.midi_io.write_midi`
+        three when ``options.band`` is False), the layout :func:`jazz_utils.midi_io.write_midi`
         uses, so :func:`jazz_utils.corpus.read_piece` reads the file back.
+
+    Raises:
+        MidiWriteError: unknown instrument or voicing, swing out of range.
     """
-    ratio = check_swing(swing_ratio)
-    parts = [solo_part(piece, instrument), chords_part(piece.progression, comping=False)]
-    if band:
-        parts.extend(backing_parts(piece.progression, seed=seed, voicing=voicing))
+    options = render_options(options)
+    ratio = check_swing(options.swing)
+    parts = [solo_part(piece, options.instrument), chords_part(piece.progression, comping=False)]
+    if options.band:
+        parts.extend(backing_parts(piece.progression, seed=options.seed, voicing=options.voicing))
     return [swing_part(p, ratio) for p in parts]
 
 
 def write_band_midi(
-    piece: Piece,
-    path: str | Path,
-    tempo: float | None = None,
-    instrument: str = "tenor sax",
-    swing: float = DEFAULT_SWING,
-    seed: int | None = 0,
-    voicing: str = "rootless",
+    piece: Piece, path: str | Path, options: RenderOptions | None = None, **overrides: Any
 ) -> Path:
     """Write a solo with a rhythm section as a MIDI file for listening.
 
@@ -457,18 +437,20 @@ def write_band_midi(
     Args:
         piece: the solo and its chords.
         path: the ``.mid`` file to write (parent folders are created).
-        tempo: quarter notes per minute; the piece's own tempo by default.
-        instrument: the solo instrument, one of :data:`jazz_utils.midi_io.SOLO_INSTRUMENTS`
-            ("tenor sax", "trumpet", "guitar", "piano", ...).
-        swing: off-beat eighth position, 0.5 (straight) .. 0.8; see :func:`swing`.
-        seed: seeds the band's choices.
-        voicing: ``"rootless"`` or ``"shell"`` piano voicings.
+        options: how to perform it (:class:`~jazz_utils.performance.RenderOptions`):
+            ``tempo`` (the piece's own by default), ``instrument`` ("tenor sax",
+            "trumpet", "guitar", "piano", ...), ``swing`` (0.5 straight .. 0.8; see
+            :func:`swing`), ``band``, ``seed`` (the band's choices), ``voicing``
+            (``"rootless"`` or ``"shell"``).
+        **overrides: any of those fields by name, e.g. ``instrument="trumpet", swing=0.5``.
 
     Returns:
         The path written.
 
     Raises:
         MidiWriteError: unknown instrument or voicing, bad tempo or swing.
+        TypeError: an override that is no rendering option.
     """
-    parts = performance_parts(piece, instrument, swing, seed, True, voicing)
-    return write_parts(parts, path, piece.tempo if tempo is None else tempo, piece.time_signature)
+    options = render_options(options, **overrides)
+    tempo = piece.tempo if options.tempo is None else options.tempo
+    return write_parts(performance_parts(piece, options), path, tempo, piece.time_signature)

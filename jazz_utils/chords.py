@@ -98,6 +98,15 @@ WHOLE_TONE = (0, 2, 4, 6, 8, 10)
 ALTERED = (0, 1, 3, 4, 6, 8, 10)
 
 
+def pitch_name(pitch: int) -> str:
+    """Scientific pitch name of a MIDI note, flats as in :data:`PITCH_CLASS_NAMES`.
+
+    Example:
+        60 -> ``"C4"``, 70 -> ``"Bb4"``, 52 -> ``"E3"``, 81 -> ``"A5"``.
+    """
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
 @dataclass(frozen=True)
 class Chord:
     """A parsed chord symbol.

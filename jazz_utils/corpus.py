@@ -3,10 +3,11 @@
 A piece is a monophonic melody and the chord sounding at every beat, measure
 by measure. Reading happens in two steps:
 
-1. The file becomes a list of :class:`Track` objects (every note, on a grid of
+1. The file becomes a :class:`~jazz_utils.score.ScoreData`: a list of
+   :class:`~jazz_utils.score.Track` objects (every note, on a grid of
    ``TICKS_PER_QUARTER`` per quarter note), its bar lines and any chord symbols
-   written in it. MIDI is read with mido, tick by tick; MusicXML (and the lead
-   sheets music21 ships) with music21.
+   written in it. MIDI is read by :func:`jazz_utils.midi_io.read_midi` (mido,
+   tick by tick); MusicXML (and the lead sheets music21 ships) here, with music21.
 2. :func:`read_piece` chooses the melody track, takes the chords from the
    file's chord symbols or, failing that, names them from the accompaniment
    tracks you point at, and cuts everything into measures.
@@ -29,223 +30,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from jazz_utils.chords import Chord, name_chord, parse_chord
 from jazz_utils.errors import ChordError, CorpusError
+from jazz_utils.midi_io import (
+    DRUM_CHANNEL,
+    GM_FAMILIES,
+    GM_PROGRAMS,
+    MIDI_SUFFIXES,
+    program_name,
+    read_midi,
+)
 from jazz_utils.piece import TICKS_PER_QUARTER, ChordSpan, Measure, Note, Piece, from_ticks
+from jazz_utils.score import ScoreData, Track, bar_lines
 
-#: File suffixes read as MIDI and as MusicXML.
-MIDI_SUFFIXES = (".mid", ".midi")
+# MIDI reading lives in jazz_utils.midi_io and the structure both readers fill in
+# jazz_utils.score; their names stay importable from here, where they always were.
+__all__ = [
+    "CHORD_RESOLUTIONS",
+    "DRUM_CHANNEL",
+    "GM_FAMILIES",
+    "GM_PROGRAMS",
+    "MELODY_TRACK_NAMES",
+    "MIDI_SUFFIXES",
+    "MUSICXML_SUFFIXES",
+    "ScoreData",
+    "Track",
+    "chord_from_music21",
+    "music21_work_path",
+    "program_name",
+    "read_midi",
+    "read_musicxml",
+    "read_piece",
+    "read_score",
+    "top_line",
+]
+
+#: File suffixes read as MusicXML (MIDI: :data:`jazz_utils.midi_io.MIDI_SUFFIXES`).
 MUSICXML_SUFFIXES = (".xml", ".mxl", ".musicxml")
-#: MIDI channel (counted from 0) that General MIDI reserves for drums.
-DRUM_CHANNEL = 9
-#: General MIDI instrument families, eight programs each.
-GM_FAMILIES = (
-    "Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings", "Ensemble",
-    "Brass", "Reed", "Pipe", "Synth Lead", "Synth Pad", "Synth Effects", "Ethnic",
-    "Percussive", "Sound Effects",
-)  # fmt: skip
-#: Names of the General MIDI programs this project uses (the others are named by family).
-GM_PROGRAMS = {
-    0: "Acoustic Grand Piano", 4: "Electric Piano", 24: "Nylon Guitar", 26: "Jazz Guitar",
-    32: "Acoustic Bass", 33: "Electric Bass", 56: "Trumpet", 57: "Trombone", 64: "Soprano Sax",
-    65: "Alto Sax", 66: "Tenor Sax", 67: "Baritone Sax", 73: "Flute", 11: "Vibraphone",
-}  # fmt: skip
 #: Track names taken as the melody when a file has several tracks and none is named.
 MELODY_TRACK_NAMES = re.compile(r"\b(melody|solo|lead)\b", re.IGNORECASE)
 #: How accompaniment notes are grouped before naming a chord.
 CHORD_RESOLUTIONS = ("beat", "half", "bar")
-
-
-def program_name(program: int) -> str:
-    """A readable General MIDI instrument name for a program number 0..127."""
-    return GM_PROGRAMS.get(program, f"{GM_FAMILIES[program // 8]} (program {program})")
-
-
-@dataclass
-class Track:
-    """Every note of one MIDI track/channel or one MusicXML part.
-
-    Attributes:
-        index: position in the file's track list (what ``melody=2`` refers to).
-        name: the track or part name ("" if none).
-        instrument: a readable instrument name.
-        is_drum: True for MIDI channel 10 and unpitched percussion parts.
-        notes: ``(start_tick, end_tick, pitch)`` on the grid, from the file's start.
-    """
-
-    index: int
-    name: str
-    instrument: str
-    is_drum: bool
-    notes: list[tuple[int, int, int]] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """One line for error messages: index, name, instrument, note count."""
-        drum = ", drums" if self.is_drum else ""
-        name = self.name or "(unnamed)"
-        return f"{self.index}: {name!r} ({self.instrument}{drum}, {len(self.notes)} notes)"
-
-
-@dataclass
-class ScoreData:
-    """What a file holds before a melody and chords are chosen.
-
-    Attributes:
-        path: the file read.
-        tracks: every track with notes (drums included).
-        bar_starts: grid tick of every bar line, then the end of the last bar;
-            the first may be negative when a pickup bar is padded to full length.
-        time_signature: (beats, beat unit) of the first bar.
-        tempo: quarter notes per minute (first tempo mark, else 120).
-        chord_marks: ``(tick, chord or None)``; None is a "no chord" mark.
-        dropped_notes: notes too short for the grid (grace notes).
-    """
-
-    path: Path
-    tracks: list[Track]
-    bar_starts: list[int]
-    time_signature: tuple[int, int]
-    tempo: float
-    chord_marks: list[tuple[int, Chord | None]]
-    dropped_notes: int = 0
-
-    @property
-    def end_tick(self) -> int:
-        """Grid tick where the last bar ends."""
-        return self.bar_starts[-1]
-
-    def bar_number(self, tick: int) -> int:
-        """1-based bar number holding a tick (for messages)."""
-        number = 1
-        for i, start in enumerate(self.bar_starts[:-1]):
-            if start <= tick:
-                number = i + 1
-        return number
-
-
-def _bar_lines(changes: list[tuple[int, int, int]], end_tick: int) -> list[int]:
-    """Bar lines from time-signature changes ``(tick, beats, unit)`` up to ``end_tick``."""
-    changes = sorted(changes) or [(0, 4, 4)]
-    if changes[0][0] > 0:
-        changes.insert(0, (0, 4, 4))
-    starts: list[int] = []
-    tick = 0
-    for i, (change_tick, beats, unit) in enumerate(changes):
-        tick = max(tick, change_tick)
-        bar = max(1, beats * 4 * TICKS_PER_QUARTER // unit)
-        stop = changes[i + 1][0] if i + 1 < len(changes) else max(end_tick, tick + 1)
-        while tick < stop:
-            starts.append(tick)
-            tick += bar
-    starts.append(tick)
-    return starts
-
-
-def _parse_chord_mark(text: str, path: Path, bar: int) -> Chord | None:
-    if text.strip().upper() in ("N.C.", "NC", "N.C"):
-        return None
-    try:
-        return parse_chord(text)
-    except ChordError as exc:
-        raise ChordError(f"{path.name}, bar {bar}: {exc}") from None
-
-
-def read_midi(path: Path) -> ScoreData:
-    """Read a standard MIDI file (type 0 or 1) into tracks, bar lines and chord marks.
-
-    Each (track, channel) pair with notes becomes one :class:`Track`, so a
-    type-0 file with a whole band on one track is split by channel.
-
-    Raises:
-        CorpusError: the file is not a readable MIDI file or holds no notes.
-        ChordError: a chord track holds text that is no chord symbol.
-    """
-    import mido
-
-    try:
-        midi = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise CorpusError(
-            f"{path} is not a readable MIDI file ({type(exc).__name__}: {exc}). "
-            "Check that it is a complete standard MIDI file (.mid), not renamed text or audio."
-        ) from None
-    if midi.type == 2:
-        raise CorpusError(f"{path} is a type-2 (multi-song) MIDI file; save it as type 0 or 1.")
-    per_quarter = midi.ticks_per_beat or 480
-
-    def grid(tick: int) -> int:
-        return round(tick * TICKS_PER_QUARTER / per_quarter)
-
-    signatures: list[tuple[int, int, int]] = []
-    tempo = 0.0
-    marks: list[tuple[int, str]] = []
-    tracks: list[Track] = []
-    dropped = 0
-    end_tick = 0
-    for track in midi.tracks:
-        name = ""
-        programs: dict[int, int] = {}
-        notes: dict[int, list[tuple[int, int, int]]] = {}
-        sounding: dict[tuple[int, int], list[int]] = {}
-        tick = 0
-        texts: list[tuple[int, str]] = []
-        for message in track:
-            tick += message.time
-            kind = message.type
-            if kind == "track_name" and not name:
-                name = message.name.strip()
-            elif kind == "time_signature":
-                signatures.append((grid(tick), message.numerator, message.denominator))
-            elif kind == "set_tempo" and not tempo:
-                tempo = round(mido.tempo2bpm(message.tempo), 2)
-            elif kind in ("text", "marker", "lyrics", "cue_marker"):
-                texts.append((grid(tick), message.text))
-            elif kind == "program_change":
-                programs.setdefault(message.channel, message.program)
-            elif kind == "note_on" and message.velocity > 0:
-                sounding.setdefault((message.channel, message.note), []).append(tick)
-            elif kind in ("note_off", "note_on"):
-                starts = sounding.get((message.channel, message.note))
-                if starts:
-                    start = starts.pop(0)
-                    notes.setdefault(message.channel, []).append(
-                        (grid(start), grid(tick), message.note)
-                    )
-        for (channel, pitch), starts in sounding.items():  # notes never released
-            for start in starts:
-                notes.setdefault(channel, []).append((grid(start), grid(tick), pitch))
-        if "chord" in name.lower():
-            marks.extend(texts)
-        for channel in sorted(notes):
-            kept = [(s, e, p) for s, e, p in sorted(notes[channel]) if e > s]
-            dropped += len(notes[channel]) - len(kept)
-            if not kept:
-                continue
-            end_tick = max(end_tick, max(e for _, e, _ in kept))
-            is_drum = channel == DRUM_CHANNEL
-            instrument = "Drums" if is_drum else program_name(programs.get(channel, 0))
-            label = name if len(notes) == 1 or not name else f"{name} (channel {channel + 1})"
-            tracks.append(Track(len(tracks), label, instrument, is_drum, kept))
-    if not tracks:
-        raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
-    end_tick = max([end_tick] + [t for t, _ in marks])
-    bar_starts = _bar_lines(signatures, end_tick)
-    data = ScoreData(
-        path=path,
-        tracks=tracks,
-        bar_starts=bar_starts,
-        time_signature=(sorted(signatures)[0][1:] if signatures else (4, 4)),  # type: ignore[arg-type]
-        tempo=tempo or 120.0,
-        chord_marks=[],
-        dropped_notes=dropped,
-    )
-    data.chord_marks = [
-        (t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)
-    ]
-    return data
 
 
 #: music21 chord kinds and how a lead sheet writes them.
@@ -366,7 +193,7 @@ def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
             )
         bar_starts = [*starts, max(end, starts[-1] + grid(measures[-1].duration.quarterLength))]
     else:
-        bar_starts = _bar_lines([(0, beats, unit)], end)
+        bar_starts = bar_lines([(0, beats, unit)], end)
     mark = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
     qpm = float(mark.getQuarterBPM()) if mark is not None and mark.number else 120.0
     chord_marks = [

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
-from jazz_utils.chords import Chord
+from jazz_utils.chords import Chord, pitch_name
 from jazz_utils.grammar import Value, note_type, piece_to_values
 from jazz_utils.piece import Measure, Note, Piece, to_ticks
 
@@ -367,7 +367,7 @@ class SoloMetrics:
         durations = [label for label, _ in DURATION_BINS]
         low_high = "-"
         if self.pitch_range is not None:
-            low_high = f"{_pitch_name(self.pitch_range[0])}-{_pitch_name(self.pitch_range[1])}"
+            low_high = f"{pitch_name(self.pitch_range[0])}-{pitch_name(self.pitch_range[1])}"
         rows = [
             ("notes", str(self.n_notes)),
             ("chord tones (by count)",
@@ -410,11 +410,6 @@ class SoloMetrics:
             for name, value in self._rows()
         )
         return f"<table><caption>Solo metrics</caption>{cells}</table>"
-
-
-def _pitch_name(pitch: int) -> str:
-    names = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-    return f"{names[pitch % 12]}{pitch // 12 - 1}"
 
 
 def solo_metrics(

@@ -1,6 +1,7 @@
-"""Write solos and chord progressions as standard MIDI files (with mido).
+"""Standard MIDI files, with mido: write solos over their chords, read any file back.
 
-The file layout is what :mod:`jazz_utils.corpus` reads back without options:
+Writing. The file layout is what :func:`read_midi` (and so
+:func:`jazz_utils.corpus.read_piece`) reads back without options:
 
 * a conductor track with the tempo and time signature;
 * a track named "Melody" holding the solo on channel 1;
@@ -11,6 +12,12 @@ The file layout is what :mod:`jazz_utils.corpus` reads back without options:
 
 Everything is written at ``PPQ`` ticks per quarter note, a multiple of the grid
 of :mod:`jazz_utils.piece`, so written times are exact.
+
+Reading. :func:`read_midi` turns any type-0 or type-1 file into a
+:class:`~jazz_utils.score.ScoreData`: one track per (track, channel) with notes,
+bar lines from the time signatures, the first tempo, and the chord symbols of
+text or marker events on a track whose name contains "chord".
+:func:`jazz_utils.corpus.read_piece` makes a melody over chords of it.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jazz_utils.errors import MidiWriteError
-from jazz_utils.piece import Piece, Progression
+from jazz_utils.chords import Chord, parse_chord
+from jazz_utils.errors import ChordError, CorpusError, MidiWriteError
+from jazz_utils.piece import TICKS_PER_QUARTER, Piece, Progression
+from jazz_utils.score import ScoreData, Track, bar_lines
 
 #: MIDI ticks per quarter note in written files.
 PPQ = 480
@@ -33,8 +42,26 @@ SOLO_INSTRUMENTS = {
     "piano": 0,
     "vibraphone": 11,
 }
+#: Slowest and fastest tempo written or played, in quarter notes per minute.
+TEMPO_RANGE = (10, 400)
 #: Lowest pitch of a block-chord voicing in the "Chords" track (E3).
 VOICING_FLOOR = 52
+#: File suffixes read as MIDI.
+MIDI_SUFFIXES = (".mid", ".midi")
+#: MIDI channel (counted from 0) that General MIDI reserves for drums.
+DRUM_CHANNEL = 9
+#: General MIDI instrument families, eight programs each.
+GM_FAMILIES = (
+    "Piano", "Chromatic Percussion", "Organ", "Guitar", "Bass", "Strings", "Ensemble",
+    "Brass", "Reed", "Pipe", "Synth Lead", "Synth Pad", "Synth Effects", "Ethnic",
+    "Percussive", "Sound Effects",
+)  # fmt: skip
+#: Names of the General MIDI programs this project uses (the others are named by family).
+GM_PROGRAMS = {
+    0: "Acoustic Grand Piano", 4: "Electric Piano", 24: "Nylon Guitar", 26: "Jazz Guitar",
+    32: "Acoustic Bass", 33: "Electric Bass", 56: "Trumpet", 57: "Trombone", 64: "Soprano Sax",
+    65: "Alto Sax", 66: "Tenor Sax", 67: "Baritone Sax", 73: "Flute", 11: "Vibraphone",
+}  # fmt: skip
 
 
 @dataclass
@@ -118,8 +145,9 @@ def write_parts(
     """
     import mido
 
-    if not 10 <= tempo <= 400:
-        raise MidiWriteError(f"tempo must be 10..400 quarter notes per minute, not {tempo}.")
+    low, high = TEMPO_RANGE
+    if not low <= tempo <= high:
+        raise MidiWriteError(f"tempo must be {low}..{high} quarter notes per minute, not {tempo}.")
     midi = mido.MidiFile(type=1, ticks_per_beat=PPQ)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name="Conductor", time=0))
@@ -197,3 +225,115 @@ def write_midi(
     """
     parts = [solo_part(piece, instrument), chords_part(piece.progression, comping), *extra_parts]
     return write_parts(parts, path, piece.tempo if tempo is None else tempo, piece.time_signature)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def program_name(program: int) -> str:
+    """A readable General MIDI instrument name for a program number 0..127."""
+    return GM_PROGRAMS.get(program, f"{GM_FAMILIES[program // 8]} (program {program})")
+
+
+def _parse_chord_mark(text: str, path: Path, bar: int) -> Chord | None:
+    if text.strip().upper() in ("N.C.", "NC", "N.C"):
+        return None
+    try:
+        return parse_chord(text)
+    except ChordError as exc:
+        raise ChordError(f"{path.name}, bar {bar}: {exc}") from None
+
+
+def read_midi(path: Path) -> ScoreData:
+    """Read a standard MIDI file (type 0 or 1) into tracks, bar lines and chord marks.
+
+    Each (track, channel) pair with notes becomes one :class:`Track`, so a
+    type-0 file with a whole band on one track is split by channel.
+
+    Raises:
+        CorpusError: the file is not a readable MIDI file or holds no notes.
+        ChordError: a chord track holds text that is no chord symbol.
+    """
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CorpusError(
+            f"{path} is not a readable MIDI file ({type(exc).__name__}: {exc}). "
+            "Check that it is a complete standard MIDI file (.mid), not renamed text or audio."
+        ) from None
+    if midi.type == 2:
+        raise CorpusError(f"{path} is a type-2 (multi-song) MIDI file; save it as type 0 or 1.")
+    per_quarter = midi.ticks_per_beat or 480
+
+    def grid(tick: int) -> int:
+        return round(tick * TICKS_PER_QUARTER / per_quarter)
+
+    signatures: list[tuple[int, int, int]] = []
+    tempo = 0.0
+    marks: list[tuple[int, str]] = []
+    tracks: list[Track] = []
+    dropped = 0
+    end_tick = 0
+    for track in midi.tracks:
+        name = ""
+        programs: dict[int, int] = {}
+        notes: dict[int, list[tuple[int, int, int]]] = {}
+        sounding: dict[tuple[int, int], list[int]] = {}
+        tick = 0
+        texts: list[tuple[int, str]] = []
+        for message in track:
+            tick += message.time
+            kind = message.type
+            if kind == "track_name" and not name:
+                name = message.name.strip()
+            elif kind == "time_signature":
+                signatures.append((grid(tick), message.numerator, message.denominator))
+            elif kind == "set_tempo" and not tempo:
+                tempo = round(mido.tempo2bpm(message.tempo), 2)
+            elif kind in ("text", "marker", "lyrics", "cue_marker"):
+                texts.append((grid(tick), message.text))
+            elif kind == "program_change":
+                programs.setdefault(message.channel, message.program)
+            elif kind == "note_on" and message.velocity > 0:
+                sounding.setdefault((message.channel, message.note), []).append(tick)
+            elif kind in ("note_off", "note_on"):
+                starts = sounding.get((message.channel, message.note))
+                if starts:
+                    start = starts.pop(0)
+                    notes.setdefault(message.channel, []).append(
+                        (grid(start), grid(tick), message.note)
+                    )
+        for (channel, pitch), starts in sounding.items():  # notes never released
+            for start in starts:
+                notes.setdefault(channel, []).append((grid(start), grid(tick), pitch))
+        if "chord" in name.lower():
+            marks.extend(texts)
+        for channel in sorted(notes):
+            kept = [(s, e, p) for s, e, p in sorted(notes[channel]) if e > s]
+            dropped += len(notes[channel]) - len(kept)
+            if not kept:
+                continue
+            end_tick = max(end_tick, max(e for _, e, _ in kept))
+            is_drum = channel == DRUM_CHANNEL
+            instrument = "Drums" if is_drum else program_name(programs.get(channel, 0))
+            label = name if len(notes) == 1 or not name else f"{name} (channel {channel + 1})"
+            tracks.append(Track(len(tracks), label, instrument, is_drum, kept))
+    if not tracks:
+        raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
+    end_tick = max([end_tick] + [t for t, _ in marks])
+    bar_starts = bar_lines(signatures, end_tick)
+    data = ScoreData(
+        path=path,
+        tracks=tracks,
+        bar_starts=bar_starts,
+        time_signature=(sorted(signatures)[0][1:] if signatures else (4, 4)),  # type: ignore[arg-type]
+        tempo=tempo or 120.0,
+        chord_marks=[],
+        dropped_notes=dropped,
+    )
+    data.chord_marks = [
+        (t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)
+    ]
+    return data

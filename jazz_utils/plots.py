@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 
-from jazz_utils.chords import PITCH_CLASS_NAMES
+from jazz_utils.chords import PITCH_CLASS_NAMES, pitch_name
 from jazz_utils.errors import GrammarError, RenderError
 from jazz_utils.grammar import NOTE_TYPES, Value
 from jazz_utils.metrics import ROLE_NAMES, note_roles
@@ -52,11 +52,6 @@ def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure
         return ax.figure, ax  # type: ignore[return-value]
     figure = NotebookFigure(figsize=size, layout="constrained")
     return figure, figure.add_subplot()
-
-
-def pitch_name(pitch: int) -> str:
-    """Scientific pitch name of a MIDI note: 60 -> ``"C4"``, 70 -> ``"Bb4"``."""
-    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def piano_roll(piece: Piece, ax: Axes | None = None, title: str | None = None) -> Figure:

@@ -11,11 +11,8 @@ import pytest
 
 from jazz_utils import audio
 from jazz_utils.audio import (
-    A4_HZ,
-    PEAK_LEVEL,
     RELEASE_TAIL,
     SAMPLE_RATE,
-    adsr,
     play,
     read_wav,
     render,
@@ -27,7 +24,9 @@ from jazz_utils.chords import parse_progression
 from jazz_utils.errors import RenderError
 from jazz_utils.grammar import values_to_piece
 from jazz_utils.midi_io import MidiPart
+from jazz_utils.performance import RenderOptions
 from jazz_utils.piece import Measure, Note, Piece
+from jazz_utils.synth import A4_HZ, PEAK_LEVEL, adsr
 
 PROGRESSION = parse_progression("| Dm7 G7 | Cmaj7 | Em7 A7 | Dm7 G7 |" * 2)
 VALUES = ["C,0.500", "S,0.500,<m2,M2>", "C,0.500,<m2,M2>", "A,0.500,<M-2,m-2>",
@@ -165,6 +164,14 @@ def test_wav_round_trip(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- choosing an engine, errors
+
+
+def test_options_object_and_keywords_render_alike(solo: Piece) -> None:
+    quiet = RenderOptions(band=False, instrument="trumpet", seed=1)
+    assert np.array_equal(synthesize(solo, options=quiet),
+                          synthesize(solo, band=False, instrument="trumpet", seed=1))  # fmt: skip
+    with pytest.raises(RenderError, match="swing"):
+        synthesize(solo, options=quiet, swing=0.95)
 
 
 def test_unknown_engine_and_bad_options_are_refused(solo: Piece, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from jazz_utils.corpus import read_piece
 from jazz_utils.errors import ChordError, MidiWriteError
 from jazz_utils.grammar import values_to_piece
 from jazz_utils.midi_io import PPQ, SOLO_INSTRUMENTS, MidiPart
+from jazz_utils.performance import RenderOptions
 from jazz_utils.piece import to_ticks
 
 BLUES = parse_progression(
@@ -284,3 +286,17 @@ def test_swung_band_midi_keeps_pitches_and_chords(solo, tmp_path: Path) -> None:
 def test_unknown_solo_instrument_is_refused(solo, tmp_path: Path) -> None:
     with pytest.raises(MidiWriteError, match="instrument"):
         write_band_midi(solo, tmp_path / "x.mid", instrument="kazoo")
+
+
+def test_render_options_and_keywords_say_the_same(solo, tmp_path: Path) -> None:
+    trumpet = RenderOptions(instrument="trumpet", swing=0.5, tempo=200, seed=3)
+    by_options = write_band_midi(solo, tmp_path / "a.mid", options=trumpet)
+    by_name = write_band_midi(solo, tmp_path / "b.mid", instrument="trumpet", swing=0.5,
+                              tempo=200, seed=3)  # fmt: skip
+    assert by_options.read_bytes() == by_name.read_bytes()
+    slower = write_band_midi(solo, tmp_path / "c.mid", options=trumpet, tempo=120)
+    assert slower.read_bytes() != by_options.read_bytes()  # a keyword replaces that field
+    with pytest.raises(TypeError, match="instrumnet"):
+        write_band_midi(solo, tmp_path / "x.mid", instrumnet="trumpet")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trumpet.tempo = 90  # type: ignore[misc]

@@ -12,9 +12,9 @@ import pytest
 from jazz_utils import etudes
 from jazz_utils.corpus import read_piece
 from jazz_utils.data import bundled_corpus_dir, load_music_utils
+from jazz_utils.etudes import FORMS, PITCH_RANGE, play_form
 from jazz_utils.grammar import piece_to_values
 from jazz_utils.midi_io import write_midi
-from jazz_utils.soloist import FORMS, PITCH_RANGE, play_form
 
 DATA = bundled_corpus_dir()
 LEAD_SHEETS = (
@@ -65,7 +65,7 @@ def test_manifest_lists_every_file_and_its_lengths_add_up(manifest: dict) -> Non
 
 def test_manifest_licence_and_command(manifest: dict) -> None:
     assert manifest["licence"]["name"] == "MIT"
-    assert "jazz_utils.soloist" in manifest["licence"]["text"]
+    assert "jazz_utils.etudes.soloist" in manifest["licence"]["text"]
     assert "belong to the Jazz Solo LSTM project" in manifest["licence"]["text"]
     assert manifest["command"] == "python -m jazz_utils.etudes"
     makefile = Path(__file__).resolve().parents[1] / "Makefile"

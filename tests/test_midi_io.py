@@ -1,4 +1,4 @@
-"""Writing MIDI: round trips through our reader, music21 and mido."""
+"""Writing and reading MIDI: round trips through our reader, music21 and mido."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from jazz_utils.chords import parse_progression
 from jazz_utils.corpus import read_piece
 from jazz_utils.errors import MidiWriteError
 from jazz_utils.grammar import values_to_piece
-from jazz_utils.midi_io import PPQ, SOLO_INSTRUMENTS, MidiPart, write_midi, write_parts
+from jazz_utils.midi_io import (
+    PPQ,
+    SOLO_INSTRUMENTS,
+    MidiPart,
+    read_midi,
+    write_midi,
+    write_parts,
+)
+from jazz_utils.piece import to_ticks
 
 PROGRESSION = parse_progression("| Dm7 G7 | Cmaj7 | Cm7 F7 | Bbmaj7 |")
 VALUES = ["C,0.500", "S,0.333,<m2,M2>", "C,0.333,<m2,M2>", "A,0.333,<M-2,m-2>", "C,1.500,<m3,M3>",
@@ -29,6 +37,19 @@ def test_round_trip_through_our_reader(solo, tmp_path: Path) -> None:
     assert back.measures == solo.measures
     assert back.tempo == 132
     assert back.progression.to_text() == PROGRESSION.to_text()
+
+
+def test_read_midi_gives_back_the_tracks_and_chord_symbols_written(solo, tmp_path: Path) -> None:
+    data = read_midi(write_midi(solo, tmp_path / "solo.mid", instrument="trumpet"))
+    assert [(t.name, t.instrument, t.is_drum) for t in data.tracks] == [
+        ("Melody", "Trumpet", False),
+        ("Chords", "Acoustic Grand Piano", False),
+    ]
+    written = [(to_ticks(n.offset), to_ticks(n.end), n.pitch) for n in solo.notes_absolute()]
+    assert data.tracks[0].notes == written
+    symbols = [span.chord.symbol for m in PROGRESSION for span in m.chords]
+    assert [chord.symbol for _, chord in data.chord_marks] == symbols
+    assert (data.tempo, data.time_signature, data.end_tick) == (132, (4, 4), to_ticks(16))
 
 
 def test_music21_reads_the_same_pitches_onsets_and_durations(solo, tmp_path: Path) -> None:

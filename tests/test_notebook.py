@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,30 +14,24 @@ import pytest
 
 from jazz_utils.corpus import read_piece
 from jazz_utils.metrics import chord_tone_share
-from jazz_utils.notebook_runner import run_notebook
 from jazz_utils.piece import to_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
+RUNNER = ROOT / "tools" / "notebook_runner.py"
 
 
 def _execute(tmp_path: Path, grading: bool) -> tuple[nbformat.NotebookNode, Path]:
+    """Run the solution through ``tools/notebook_runner.py``, as ``make demo`` does."""
     output_dir = tmp_path / "output"
-    env = {"JAZZ_OUTPUT_DIR": str(output_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "JAZZ_OUTPUT_DIR": str(output_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("NBGRADER_EXECUTION", None)
     if grading:
         env["NBGRADER_EXECUTION"] = "autograde"
-    saved = {k: os.environ.get(k) for k in [*env, "NBGRADER_EXECUTION"]}
-    os.environ.pop("NBGRADER_EXECUTION", None)
-    os.environ.update(env)
-    try:
-        executed = tmp_path / SOLUTION.name
-        ok = run_notebook(SOLUTION, executed, cwd=tmp_path, timeout=900, echo=False)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    executed = tmp_path / SOLUTION.name
+    command = [sys.executable, str(RUNNER), str(SOLUTION), "--output", str(executed)]
+    command += ["--cwd", str(tmp_path), "--timeout", "900"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     nb = nbformat.read(executed, as_version=4)
     errors = [
         (i, o.get("ename"), o.get("evalue"))
@@ -44,7 +40,7 @@ def _execute(tmp_path: Path, grading: bool) -> tuple[nbformat.NotebookNode, Path
         for o in c.get("outputs", [])
         if o.output_type == "error"
     ]
-    assert ok and not errors, f"cells raised: {errors}"
+    assert done.returncode == 0 and not errors, f"cells raised: {errors}\n{done.stdout[-3000:]}"
     return nb, output_dir
 
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.patches import Rectangle
 
-from jazz_utils.chords import parse_progression
+from jazz_utils.chords import parse_progression, pitch_name
 from jazz_utils.errors import RenderError
 from jazz_utils.grammar import piece_to_values, values_to_piece
 from jazz_utils.metrics import note_roles
@@ -20,7 +20,6 @@ from jazz_utils.plots import (
     ROLE_COLOURS,
     loss_curve,
     piano_roll,
-    pitch_name,
     vocabulary_histogram,
 )
 

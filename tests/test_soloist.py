@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 from jazz_utils import metrics
 from jazz_utils.chords import parse_chord, parse_progression
 from jazz_utils.errors import ChordError, GenerationError
-from jazz_utils.grammar import note_type, piece_to_values
-from jazz_utils.piece import Piece, to_ticks
-from jazz_utils.soloist import (
+from jazz_utils.etudes import (
     FORMS,
     PITCH_RANGE,
     PROGRESSIONS,
@@ -24,6 +22,8 @@ from jazz_utils.soloist import (
     play_etude,
     play_form,
 )
+from jazz_utils.grammar import note_type, piece_to_values
+from jazz_utils.piece import Piece, to_ticks
 
 #: Note lengths the soloist writes, in grid ticks: eighth-note triplet, eighth, quarter-note
 #: triplet, quarter, dotted quarter, half, dotted half.
@@ -275,7 +275,7 @@ def test_bad_input_gets_the_librarys_errors() -> None:
 
 
 def test_module_documents_its_rules() -> None:
-    import jazz_utils.soloist as soloist
+    import jazz_utils.etudes.soloist as soloist
 
     doc = soloist.__doc__ or ""
     for rule in (

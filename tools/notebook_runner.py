@@ -1,6 +1,10 @@
 """Execute a notebook headless, showing progress as it runs (``make demo`` uses it).
 
-    python -m jazz_utils.notebook_runner NOTEBOOK --output OUT.ipynb [--cwd DIR] [--timeout S]
+    python tools/notebook_runner.py NOTEBOOK --output OUT.ipynb [--cwd DIR] [--timeout S]
+
+A developer tool, not part of the installed package: it imports only nbformat
+and nbclient (dev dependencies), so it runs as a script from any folder of a
+fresh clone once ``make install`` has run.
 
 Each cell is announced as it starts with a one-line summary, its printed output
 is echoed live (so training epochs scroll by), and its run time is shown when it
