@@ -14,11 +14,11 @@ import pytest
 from catalogue import SOURCE, strip_markers
 
 from grader import extract, hidden, judges, probes, reference, rubric
-from grader.autograde import SubmissionResult, last_error
-from grader.cleanroom import CleanRoomResult, build_jobs
+from grader.batch.integrity import Snapshot
+from grader.cleanroom.evidence import build_jobs
 from grader.errors import GradingError
-from grader.integrity import Snapshot
 from grader.preprocessors import skipped_when_grading
+from grader.scores import CleanRoomResult, SubmissionResult, last_error
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grader" / "nbgrader_config.py"

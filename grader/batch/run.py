@@ -5,16 +5,16 @@
 
 The client (this module, in the instructor's process):
 
-1. finds every student's submission in DIR (``grader.intake``: nbgrader's ``submitted/``
+1. finds every student's submission in DIR (``grader.batch.intake``: nbgrader's ``submitted/``
    layout, LMS zips, ``<id>.ipynb``) and copies it into the course's ``submitted/``;
 2. skips what an earlier run already graded, unchanged (same content digest, same grader,
    configuration and source notebook; ``course/.batch/state.json``);
 3. sends the rest to Dask workers: a ``LocalCluster`` of N single-threaded worker
    processes on this machine, or the running scheduler at ADDRESS (workers on many
-   machines). Each task is ``grader.isolated.grade_isolated``: one submission graded in
+   machines). Each task is ``grader.batch.task.grade_isolated``: one submission graded in
    sandboxes, returning its scores, its executed notebook and its status;
 4. writes every result as it arrives, in this one thread: the gradebook
-   (``grader.autograde.write_result``), ``autograded/``, ``reviews/``, ``logs/``, the
+   (``grader.scores.write_result``), ``autograded/``, ``reviews/``, ``logs/``, the
    state file and ``report.json``, each file replaced atomically, so an interrupted
    batch loses at most the submissions still running;
 5. ends with ``grades.csv`` and a summary table.
@@ -30,57 +30,53 @@ probed once per batch rather than once per submission.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import dataclasses
 import functools
-import hashlib
-import json
 import logging
-import os
 import re
 import secrets
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import nbformat
 
-from grader import cleanroom, rubric
-from grader.autograde import write_result
-from grader.course import Course, write_config
-from grader.errors import BatchError, IntegrityError, SubmissionError
-from grader.export import write_grades_csv
-from grader.intake import Entry, discover, write_private
-from grader.integrity import Snapshot
-from grader.isolated import (
+from grader.batch.export import write_grades_csv
+from grader.batch.intake import Entry, discover
+from grader.batch.progress import BatchReport, Progress, summary_table
+from grader.batch.state import (
+    State,
+    Writer,
+    copy_submission,
+    grading_key,
+    state_file,
+)
+from grader.batch.task import (
     CRASHED,
     GRADED,
     MALFORMED,
     NEEDS_REVIEW,
-    STATUSES,
-    TIMEOUT,
     Bundle,
-    Limits,
     Outcome,
+    Request,
     code_digest,
     grade_isolated,
-    start_warm_kernels,
-    sweep,
     zero_result,
 )
+from grader.cleanroom import evidence as cleanroom
+from grader.course import Course, write_config
+from grader.errors import BatchError, IntegrityError
+from grader.sandbox.limits import Limits
+from grader.sandbox.scratch import start_warm_kernels, sweep
 
 _POLL_SECONDS = 0.2
 """How often the result loop looks for finished tasks and for Ctrl-C."""
-
-STATE_VERSION = 1
-"""Version of the state file; a state of another version is ignored (all is graded again)."""
 
 
 @dataclass(frozen=True)
@@ -104,30 +100,6 @@ class Engine:
         return f"local Dask cluster of {self.workers} single-threaded worker processes"
 
 
-@dataclass
-class BatchReport:
-    """What a batch run did.
-
-    Attributes:
-        rows: every student's row of ``report.json`` (this run's and earlier ones').
-        executed: students graded by this run.
-        reused: students skipped because an earlier run graded them, unchanged.
-        seconds: wall time of the run.
-        path: the report file.
-    """
-
-    rows: dict[str, dict[str, Any]]
-    executed: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    path: Path | None = None
-
-    def counts(self) -> dict[str, int]:
-        """Students per status, in the order of ``STATUSES``."""
-        found = Counter(row["status"] for row in self.rows.values())
-        return {status: found[status] for status in STATUSES if found[status]}
-
-
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B?)\s*$", re.IGNORECASE)
 
 
@@ -142,175 +114,6 @@ def parse_size(text: str) -> int:
         raise BatchError(f"{text!r} is not a memory size (say 4GiB, 512M or 2000000000)")
     number, unit = float(match.group(1)), match.group(2).upper()
     return int(number * 1024 ** " KMGT".index(unit or " "))
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (a crash leaves the old or the new file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
-
-
-def state_file(course: Course) -> Path:
-    """Where the batch grader remembers what it graded."""
-    return course.root / ".batch" / "state.json"
-
-
-def report_file(course: Course) -> Path:
-    """The batch report: every student's status and reason."""
-    return course.root / "report.json"
-
-
-def grading_key(course: Course) -> str:
-    """Digest of what decides a grade besides the submission: code, configuration, source."""
-    digest = hashlib.sha256(code_digest().encode())
-    digest.update(course.config_file.read_bytes())
-    digest.update(course.source_notebook.read_bytes())
-    return digest.hexdigest()
-
-
-class State:
-    """``.batch/state.json``: per student, the digest and status of the last grading."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.students: dict[str, dict[str, Any]] = {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        if isinstance(data, dict) and data.get("version") == STATE_VERSION:
-            students = data.get("students")
-            self.students = students if isinstance(students, dict) else {}
-
-    def done(self, entry: Entry, key: str, limits: Limits) -> bool:
-        """Whether ``entry`` was graded by an earlier run and nothing that decides it changed.
-
-        A time-out or a crash is kept only under the same limits: raising ``--timeout``
-        or ``--memory`` grades those submissions again.
-        """
-        record = self.students.get(entry.student)
-        if not isinstance(record, dict) or not record.get("final"):
-            return False
-        if record.get("digest") != entry.digest or record.get("key") != key:
-            return False
-        if record.get("status") in (TIMEOUT, CRASHED):
-            return record.get("limits") == limits.describe()
-        return True
-
-    def record(self, outcome: Outcome, key: str, limits: Limits, final: bool) -> None:
-        """Remember ``outcome`` and save the file."""
-        self.students[outcome.student] = {
-            "digest": outcome.digest,
-            "key": key,
-            "status": outcome.status,
-            "final": final,
-            "limits": limits.describe(),
-            "graded_at": _now(),
-        }
-        payload = {"version": STATE_VERSION, "students": self.students}
-        _atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True))
-
-
-# --- progress ------------------------------------------------------------------------
-
-
-def _clock(seconds: float) -> str:
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-class Progress:
-    """A text progress bar with an estimate of the time left, and one line per student.
-
-    On a terminal the bar stays on the last line of stderr; otherwise each student's
-    line carries the bar. The estimate counts only submissions that ran on a worker
-    (a malformed one takes no time).
-    """
-
-    def __init__(self, total: int, out: TextIO | None = None, width: int = 24) -> None:
-        self.total = total
-        self.done = 0
-        self.timed = 0
-        self.untimed = 0
-        self.width = width
-        self.out = out or sys.stdout
-        self.started = time.perf_counter()
-        self.live = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-
-    def bar(self) -> str:
-        """``[#####.....]  5/10  elapsed 1m02s  ETA 1m02s``."""
-        filled = int(self.width * self.done / self.total) if self.total else self.width
-        elapsed = time.perf_counter() - self.started
-        left = self.total - self.done
-        if left == 0:
-            eta = "0m00s"
-        elif self.timed:
-            eta = _clock(elapsed / self.timed * left)
-        else:
-            eta = "?"
-        digits = len(str(self.total))
-        return (
-            f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done:>{digits}}/{self.total}"
-            f"  elapsed {_clock(elapsed)}  ETA {eta}"
-        )
-
-    def step(self, line: str, timed: bool = True) -> None:
-        """One more student finished (``timed``: on a worker): print its line and the bar."""
-        self.done += 1
-        if timed:
-            self.timed += 1
-        else:
-            self.untimed += 1
-        if self.live:
-            sys.stderr.write("\r\033[K")
-            print(line, file=self.out, flush=True)
-            sys.stderr.write(self.bar())
-            sys.stderr.flush()
-        else:
-            print(f"{self.bar()}  {line}", file=self.out, flush=True)
-
-    def close(self) -> None:
-        """End the live bar's line."""
-        if self.live:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def summary_table(report: BatchReport, limit: int = 40) -> str:
-    """The end-of-run summary: students per status, then a row per student.
-
-    With more than ``limit`` students only those not plainly graded are listed.
-    """
-    lines = ["", "status         students"]
-    lines += [f"{status:<14} {count:>8}" for status, count in report.counts().items()]
-    rows = sorted(report.rows.items())
-    if len(rows) > limit:
-        rows = [(s, r) for s, r in rows if r["status"] != GRADED]
-    if rows:
-        width = max(7, *(len(s) for s, _ in rows))
-        lines += ["", f"{'student':<{width}}  {'status':<12}  {'score':>11}  reason"]
-        for student, row in rows:
-            score = f"{row['score']:g} / {row['max_score']:g}"
-            reason = (row.get("reason") or "")[:90]
-            lines.append(f"{student:<{width}}  {row['status']:<12}  {score:>11}  {reason}")
-    lines.append("")
-    lines.append(
-        f"{len(report.executed)} graded now, {len(report.reused)} unchanged since an earlier "
-        f"run (not run again), in {_clock(report.seconds)}"
-    )
-    return "\n".join(lines)
 
 
 # --- the engine ----------------------------------------------------------------------
@@ -362,164 +165,21 @@ def _worker_evidence() -> dict[str, Any]:
     return {}
 
 
-def _task(
-    student: str,
-    notebook: bytes,
-    timestamp: str | None,
-    digest: str,
-    bundle: Bundle,
-    limits: Limits,
-    known: dict[str, Any],
-) -> Outcome:
+def _task(request: Request, bundle: Bundle) -> Outcome:
     """What a Dask worker runs: ``grade_isolated``, its own folder hidden from the sandboxes.
 
-    The worker adds the evidence it gathered itself to what the client sent (``known``).
+    The worker adds the evidence it gathered itself to what the client sent
+    (``request.known``).
     """
     hide: tuple[str, ...] = ()
     with contextlib.suppress(Exception):  # not in a worker (called directly): nothing more
         from distributed import get_worker
 
         hide = (str(get_worker().local_directory),)
-    evidence = {**_worker_evidence(), **known}
-    outcome = grade_isolated(
-        student, notebook, timestamp, digest, bundle, limits, evidence, extra_hide=hide
-    )
+    known = {**_worker_evidence(), **request.known}
+    outcome = grade_isolated(dataclasses.replace(request, known=known), bundle, extra_hide=hide)
     _worker_evidence().update(outcome.fresh)
     return outcome
-
-
-# --- writing results -----------------------------------------------------------------
-
-
-def _copy_submission(course: Course, entry: Entry) -> Entry:
-    """Keep what was handed in under ``submitted/`` (nbgrader's formgrader reads it there).
-
-    The notebook and timestamp are written as fresh private files through folders opened
-    without following links (``grader.intake.write_private``), never copied from the
-    entry's origin. Returns the entry, or the entry malformed with the reason when its
-    place in the course cannot be written safely (a link or a file in the way).
-    """
-    if entry.notebook is None:
-        return entry
-    files = {f"{rubric.NOTEBOOK_NAME}.ipynb": entry.notebook}
-    if entry.timestamp:
-        files["timestamp.txt"] = entry.timestamp.encode("utf-8")
-    try:
-        write_private(course.root, course.submitted_dir(entry.student), files)
-    except SubmissionError as error:
-        return entry.refused(f"not kept in the course: {error}")
-    return entry
-
-
-def _isolation_summary(outcomes: list[dict[str, Any]]) -> dict[str, str]:
-    """What the sandboxes of this run achieved, protection by protection."""
-    summary: dict[str, str] = {}
-    for name in ("network", "user", "mounts", "pid", "ipc", "cgroup", "privileges", "seccomp"):
-        seen = sorted({p.get(name, "unknown") for p in outcomes if p})
-        summary[name] = " | ".join(seen) if seen else "no submission ran in a sandbox"
-    return summary
-
-
-class Writer:
-    """Writes results into the course, one at a time, in the client's thread."""
-
-    def __init__(
-        self, course: Course, key: str, limits: Limits, engine: Engine, state: State
-    ) -> None:
-        self.course = course
-        self.key = key
-        self.limits = limits
-        self.engine = engine
-        self.state = state
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.protections: list[dict[str, Any]] = []
-        self.write_seconds: list[float] = []
-        self.snapshot = Snapshot.take(course.protected_paths())
-        previous = self._previous_report()
-        self.rows.update(previous.get("students", {}))
-        self.protections.extend(previous.get("_protections", []))
-
-    def _previous_report(self) -> dict[str, Any]:
-        try:
-            data = json.loads(report_file(self.course).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def write(self, outcome: Outcome, final: bool = True) -> dict[str, Any]:
-        """Write one outcome: gradebook, autograded notebook, review, log, state, report."""
-        started = time.perf_counter()
-        result = outcome.result
-        changed = self.snapshot.changed(self.course.protected_paths())
-        if changed:  # only where the sandboxes could not hide the course (see report.json)
-            self.snapshot.restore(changed)
-            names = sorted({str(p.relative_to(self.course.root)) for p in changed})
-            result.reasons.append(
-                "course files changed while this submission was graded (restored): "
-                + ", ".join(names)
-            )
-            if outcome.status == GRADED:
-                outcome.status, outcome.reason = NEEDS_REVIEW, result.reasons[-1]
-        with tempfile.TemporaryDirectory(prefix="jazz-result-") as scratch:
-            if outcome.executed is not None:
-                folder = Path(scratch) / "autograded"
-                folder.mkdir()
-                (folder / f"{rubric.NOTEBOOK_NAME}.ipynb").write_bytes(outcome.executed)
-                result.autograded = folder
-            write_result(self.course, result)
-            result.autograded = None
-        review_path = self.course.reviews_dir / f"{outcome.student}.json"
-        review = json.loads(review_path.read_text(encoding="utf-8"))
-        review.update(
-            status=outcome.status,
-            status_reason=outcome.reason,
-            digest=outcome.digest,
-            worker=outcome.worker,
-            seconds=round(outcome.seconds, 2),
-            isolation=outcome.protections,
-        )
-        _atomic_write(review_path, json.dumps(review, indent=2))
-        self.state.record(outcome, self.key, self.limits, final)
-        self.snapshot = Snapshot.take(self.course.protected_paths())
-        notebook_protections = outcome.protections.get("notebook")
-        if notebook_protections:
-            self.protections = [*self.protections[-200:], notebook_protections]
-        row = {
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "score": review["score"],
-            "max_score": review["max_score"],
-            "needs_review": review["needs_review"],
-            "digest": outcome.digest,
-            "graded_at": _now(),
-            "seconds": round(outcome.seconds, 2),
-            "worker": outcome.worker,
-            "network": (notebook_protections or {}).get("network", "no sandbox (not run)"),
-        }
-        self.rows[outcome.student] = row
-        self.save()
-        self.write_seconds.append(time.perf_counter() - started)
-        return row
-
-    def save(self) -> Path:
-        """Write ``report.json`` (atomically)."""
-        isolation = _isolation_summary(self.protections)
-        payload = {
-            "assignment": rubric.ASSIGNMENT_ID,
-            "updated": _now(),
-            "engine": self.engine.describe(),
-            "limits": self.limits.describe(),
-            "isolation": isolation,
-            "counts": dict(Counter(row["status"] for row in self.rows.values())),
-            "client_seconds_per_result": round(sum(self.write_seconds) / len(self.write_seconds), 3)
-            if self.write_seconds
-            else None,
-            "students": dict(sorted(self.rows.items())),
-            "_protections": self.protections[-20:],
-        }
-        path = report_file(self.course)
-        _atomic_write(path, json.dumps(payload, indent=2))
-        return path
 
 
 def _line(student: str, row: dict[str, Any]) -> str:
@@ -561,7 +221,7 @@ def run_batch(
     Raises:
         CourseError: the course is not released.
         SubmissionError: the submissions folder is missing (an entry that cannot be
-            graded is a malformed row, see ``grader.intake``).
+            graded is a malformed row, see ``grader.batch.intake``).
         BatchError: the engine cannot be reached or its workers run other grader code.
         IntegrityError: the grader's code changed during the run.
     """
@@ -569,10 +229,10 @@ def run_batch(
     out = out or sys.stdout
     course.require_released()
     write_config(course.root)
-    entries = [_copy_submission(course, entry) for entry in discover(folder)]
+    entries = [copy_submission(course, entry) for entry in discover(folder)]
     key = grading_key(course)
     state = State(state_file(course))
-    writer = Writer(course, key, limits, engine, state)
+    writer = Writer(course, key, limits, engine.describe(), state)
     todo = [e for e in entries if not state.done(e, key, limits)]
     report = BatchReport(writer.rows, reused=[e.student for e in entries if e not in todo])
     progress = Progress(len(todo), out)
@@ -656,15 +316,13 @@ def _run_tasks(
         def submit(entry: Entry) -> Any:
             keys = _job_keys(entry, source, cleanroom.Secret(bundle.secret_seed))
             evidence = {k: known[k] for k in keys if k in known}
+            request = Request(
+                entry.student, entry.notebook, entry.timestamp, entry.digest, limits, evidence
+            )
             future = client.submit(
                 _task,
-                entry.student,
-                entry.notebook,
-                entry.timestamp,
-                entry.digest,
+                request,
                 shared,
-                limits,
-                evidence,
                 key=f"grade-{entry.student}-{entry.digest[:12]}-{time.time_ns()}",
                 retries=1,
                 pure=False,
