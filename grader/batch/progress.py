@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from grader.batch.task import (
+from grader.batch.outcome import (
     GRADED,
     STATUSES,
 )

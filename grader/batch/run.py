@@ -49,6 +49,7 @@ import nbformat
 
 from grader.batch.export import write_grades_csv
 from grader.batch.intake import Entry, discover
+from grader.batch.outcome import CRASHED, GRADED, MALFORMED, NEEDS_REVIEW, Outcome, zero_result
 from grader.batch.progress import BatchReport, Progress, summary_table
 from grader.batch.state import (
     State,
@@ -57,18 +58,7 @@ from grader.batch.state import (
     grading_key,
     state_file,
 )
-from grader.batch.task import (
-    CRASHED,
-    GRADED,
-    MALFORMED,
-    NEEDS_REVIEW,
-    Bundle,
-    Outcome,
-    Request,
-    code_digest,
-    grade_isolated,
-    zero_result,
-)
+from grader.batch.task import Bundle, Request, code_digest, grade_isolated
 from grader.cleanroom import evidence as cleanroom
 from grader.course import Course, write_config
 from grader.errors import BatchError, IntegrityError

@@ -28,14 +28,14 @@ from typing import Any
 from grader import rubric
 from grader.batch.intake import Entry, write_private
 from grader.batch.integrity import Snapshot
-from grader.batch.task import (
+from grader.batch.outcome import (
     CRASHED,
     GRADED,
     NEEDS_REVIEW,
     TIMEOUT,
     Outcome,
-    code_digest,
 )
+from grader.batch.task import code_digest
 from grader.course import Course
 from grader.errors import SubmissionError
 from grader.sandbox.limits import Limits

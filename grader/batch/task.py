@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
+import math
 import os
 import signal
 import socket
@@ -59,6 +59,16 @@ import nbformat
 from grader import rubric
 from grader.batch.intake import MAX_NOTEBOOK_BYTES, notebook_problem
 from grader.batch.integrity import code_fingerprint
+from grader.batch.outcome import (
+    GRADED,
+    MALFORMED,
+    NEEDS_REVIEW,
+    Outcome,
+    classify,
+    protections_data,
+    with_verdicts,
+    zero_result,
+)
 from grader.cleanroom import evidence as cleanroom
 from grader.cleanroom.run import CleanRun, SharedEvidence, clean_room, diagnose, evidence_folder
 from grader.errors import BatchError
@@ -82,19 +92,8 @@ from grader.sandbox.scratch import (
 )
 from grader.sandbox.software import digest as software_digest
 from grader.sandbox.software import hidden_sources
-from grader.sandbox.spec import END_LINE, JailResult, JailSpec, Protections
-from grader.scores import CleanRoomResult, SubmissionResult, last_error
-
-GRADED = "graded"
-NEEDS_REVIEW = "needs review"
-TIMEOUT = "timeout"
-CRASHED = "crashed"
-MALFORMED = "malformed"
-STATUSES: tuple[str, ...] = (GRADED, NEEDS_REVIEW, TIMEOUT, CRASHED, MALFORMED)
-"""Every status a submission can end with, in the order the summary lists them."""
-
-_KERNEL_DIED = ("DeadKernelError", "Kernel died", "kernel died", "Kernel is dead")
-"""What nbgrader's error lines say when the kernel process ended under it."""
+from grader.sandbox.spec import JailSpec, Protections
+from grader.scores import SubmissionResult, last_error
 
 
 @dataclass(frozen=True)
@@ -125,35 +124,6 @@ class Bundle:
     secret_seed: int = 0
 
 
-@dataclass
-class Outcome:
-    """What grading one submission gave (see ``grade_isolated``).
-
-    Attributes:
-        student: the student's id.
-        digest: the submission's content digest (``grader.batch.intake.Entry.digest``).
-        status: one of ``STATUSES``.
-        reason: why the status is not "graded" (None when it is).
-        result: the scores, the clean-room verdicts and the review reasons.
-        executed: the executed notebook nbgrader wrote (None: none).
-        fresh: clean-room evidence of programs run here, by program key (for reuse).
-        protections: what each sandbox achieved (``Protections``, as JSON data).
-        seconds: wall time of the task.
-        worker: where it ran (host and process id).
-    """
-
-    student: str
-    digest: str
-    status: str
-    reason: str | None
-    result: SubmissionResult
-    executed: bytes | None = None
-    fresh: dict[str, Any] = field(default_factory=dict)
-    protections: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    worker: str = ""
-
-
 def code_digest() -> str:
     """Digest of the grader's code: every module of the package, and the sandboxes' copy.
 
@@ -167,6 +137,32 @@ def code_digest() -> str:
         digest.update(f"{path.relative_to(folder).as_posix()}:{value}\n".encode())
     digest.update(f"sandbox software:{software_digest()}\n".encode())
     return digest.hexdigest()
+
+
+def read_scores(gradebook: Path, student: str) -> dict[str, float | None]:
+    """Points per grade cell that nbgrader saved for ``student`` (None: none saved).
+
+    The gradebook was in the sandbox's reach, so it is read as untrusted data: a copy,
+    opened read-only, only numbers kept, anything but a finite number dropped.
+    """
+    scores: dict[str, float | None] = {cell.grade_id: None for cell in rubric.GRADE_CELLS}
+    query = (
+        "SELECT base_cell.name, grade.auto_score FROM grade "
+        "JOIN base_cell ON grade.cell_id = base_cell.id "
+        "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+        "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+        "WHERE submitted_assignment.student_id = ?"
+    )
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True)) as db:
+            db.execute("PRAGMA trusted_schema = OFF")
+            rows = db.execute(query, (student,)).fetchall()
+    except sqlite3.Error:
+        return scores
+    for name, value in rows:
+        if name in scores and isinstance(value, (int, float)) and math.isfinite(value):
+            scores[name] = float(value)
+    return scores
 
 
 def gradebook_tampering(gradebook: Path, student: str) -> list[str]:
@@ -195,68 +191,6 @@ def gradebook_tampering(gradebook: Path, student: str) -> list[str]:
     except sqlite3.Error as error:
         found.append(f"unreadable ({error})")
     return [f"gradebook.db ({', '.join(found)})"] if found else []
-
-
-def _error_names(executed: bytes | None) -> set[str]:
-    """The exception names of the error outputs in the executed notebook."""
-    if not executed:
-        return set()
-    try:
-        notebook = json.loads(executed)
-    except ValueError:
-        return set()
-    names = set()
-    for cell in notebook.get("cells", []) if isinstance(notebook, dict) else []:
-        for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
-            if isinstance(output, dict) and output.get("output_type") == "error":
-                names.add(str(output.get("ename")))
-    return names
-
-
-def _classify(
-    notebook_timed_out: bool,
-    clean_run: JailResult | None,
-    clean_notes: list[str],
-    log: str,
-    executed: bytes | None,
-    limits: Limits,
-    kernel_log: str = "",
-) -> tuple[str | None, str | None]:
-    """(status, reason) when the submission could not be graded normally, else (None, None).
-
-    ``log`` is nbgrader's, ``kernel_log`` the kernel's own output, whose last line the
-    sandbox launcher writes (how the kernel process ended).
-    """
-    if notebook_timed_out:
-        return TIMEOUT, f"the notebook run passed the time limit of {limits.timeout:g} s"
-    clean_timed_out = clean_run is not None and clean_run.timed_out
-    if clean_timed_out or any("ran past" in note for note in clean_notes):
-        return TIMEOUT, f"the clean-room regrade passed the time limit of {limits.timeout:g} s"
-    memory = f"{limits.memory_bytes / 2**30:g} GiB per process"
-    errors = "\n".join(
-        line for line in log.splitlines() if line.startswith(("[ERROR]", "[AutogradeApp | ERROR]"))
-    )
-    if any(marker in errors for marker in _KERNEL_DIED):
-        return CRASHED, "the kernel died while the notebook ran: " + _death(kernel_log, limits)
-    if "MemoryError" in _error_names(executed):
-        return CRASHED, f"the notebook ran out of memory (limit {memory})"
-    return None, None
-
-
-def _death(kernel_log: str, limits: Limits) -> str:
-    """Why the kernel process ended, from the last line the sandbox launcher wrote."""
-    ends = [line for line in kernel_log.splitlines() if line.startswith(END_LINE)]
-    how = ends[-1][len(END_LINE) :].strip() if ends else "it ended"
-    memory = f"{limits.memory_bytes / 2**30:g} GiB per process"
-    if any(marker in kernel_log for marker in ("MemoryError", "bad_alloc", "Cannot allocate")):
-        return f"{how}, out of memory (limit {memory})"
-    if "SIGXCPU" in how:
-        return f"{how}: it used up its CPU time ({limits.cpu_seconds} s)"
-    if "SIGABRT" in how or "SIGSEGV" in how or "SIGBUS" in how:
-        return f"{how}, as an allocation past the memory limit ({memory}) ends a kernel"
-    if "SIGKILL" in how:
-        return f"{how} (by its own code, or by the system for lack of memory)"
-    return how
 
 
 @dataclass(frozen=True)
@@ -503,7 +437,7 @@ def _grade_in(
     if (course / "nbgrader_config.py").read_bytes() != bundle.config.encode("utf-8"):
         tampered.insert(0, "nbgrader_config.py")
 
-    status, reason = _classify(
+    status, reason = classify(
         notebook_timed_out, clean_run.maker, notes, log, executed, limits, kernel_log
     )
     clean_seconds = "all evidence known"
@@ -516,9 +450,9 @@ def _grade_in(
         f"--- clean room ({clean_seconds}) ---\n{clean_log}\n"
     )
     protections = {
-        "notebook": _protections(Protections.read(Path(kernel_spec.status_file))),
-        "clean_room": _protections(clean_run.maker.protections if clean_run.maker else None),
-        "model_judge": _protections(clean_run.judge.protections if clean_run.judge else None),
+        "notebook": protections_data(Protections.read(Path(kernel_spec.status_file))),
+        "clean_room": protections_data(clean_run.maker.protections if clean_run.maker else None),
+        "model_judge": protections_data(clean_run.judge.protections if clean_run.judge else None),
     }
     fresh = clean_run.fresh
     if status is not None:
@@ -539,62 +473,3 @@ def _grade_in(
     status = NEEDS_REVIEW if result.review_reasons() else GRADED
     reason = "; ".join(result.review_reasons()) if status == NEEDS_REVIEW else None
     return Outcome(student, request.digest, status, reason, result, executed, fresh, protections)
-
-
-def with_verdicts(executed: bytes, clean: CleanRoomResult) -> bytes:
-    """The executed notebook with each grade cell's output replaced by its judged rubric.
-
-    The learner's feedback then says, check by check, what their functions did and what
-    each failed check found (the grade cells in the notebook only say where grading
-    happens). Notebooks that cannot be read are returned as they are.
-    """
-    try:
-        notebook = json.loads(executed)
-        for cell in notebook.get("cells", []):
-            grade_id = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
-            verdict = clean.verdicts.get(grade_id) if isinstance(grade_id, str) else None
-            if cell.get("cell_type") != "code" or verdict is None:
-                continue
-            text = clean.report(grade_id) + "\n"
-            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
-        return json.dumps(notebook, indent=1).encode("utf-8")
-    except (ValueError, AttributeError, TypeError):
-        return executed
-
-
-def _protections(found: Protections | None) -> dict[str, Any]:
-    if found is None:
-        return {"network": "not run in a sandbox (nothing to run, or it failed to start)"}
-    return {
-        "network": found.network,
-        "pid": found.pid,
-        "mounts": found.mounts,
-        "ipc": found.ipc,
-        "user": found.user,
-        "limits": found.limits,
-        "cgroup": found.cgroup,
-        "privileges": found.privileges,
-        "seccomp": found.seccomp,
-        "notes": found.notes,
-    }
-
-
-def zero_result(
-    student: str,
-    timestamp: str | None,
-    why: str,
-    clean: CleanRoomResult | None = None,
-    log: str = "",
-) -> SubmissionResult:
-    """A result with 0 points in every grade cell, for a submission that could not be graded.
-
-    ``why`` becomes the notebook error, so the gradebook marks the submission for manual
-    grading and the review file and grades.csv give the reason. The clean room's verdicts,
-    if any, are kept for the instructor; its scores are set to 0 too.
-    """
-    zeros = {cell.grade_id: 0.0 for cell in rubric.GRADE_CELLS}
-    kept = clean or CleanRoomResult()
-    clean_zero = CleanRoomResult(
-        scores=zeros, verdicts=kept.verdicts, notes=kept.notes, programs=kept.programs
-    )
-    return SubmissionResult(student, why, clean_zero, None, timestamp, log=log)
