@@ -17,9 +17,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 
-from grader.sandbox.cgroups import SandboxGroup
+from grader.sandbox.cgroups import SandboxGroup, watch_group
 from grader.sandbox.mounts import set_up_mounts
-from grader.sandbox.namespaces import close_fds, die_with_parent, loopback_up
+from grader.sandbox.namespaces import close_fds, die_with_parent, enter_namespaces, loopback_up
 from grader.sandbox.seccomp import restrict
 from grader.sandbox.spec import END_LINE, JailSpec, Protections, ending, exit_code
 
@@ -147,3 +147,41 @@ def run_as_init(
             return 1
         if pid == child:
             return exit_code(status)
+
+
+def start_sandboxed(
+    spec: JailSpec,
+    command: list[str],
+    fds: tuple[int, int],
+    protections: Protections,
+    owner: int,
+    runner: Runner | None = None,
+    in_child: Callable[[], None] | None = None,
+) -> tuple[int, SandboxGroup | None]:
+    """Set the sandbox up and start the command in a child; (its pid, the sandbox's cgroup).
+
+    The cgroup is named after ``owner``, the launcher, which lives as long as the sandbox.
+    When the namespaces could be entered, the child is PID 1 of the new PID namespace
+    (``run_as_init``); otherwise it is the command's own process (``exec_command``).
+    ``in_child`` runs first in the child (the fork server closes its connection there).
+    The status file (``fds[0]``) is the child's alone once this returns.
+    """
+    group = SandboxGroup.create(spec, protections, owner)
+    entered = spec.isolate and enter_namespaces(protections)
+    if not spec.isolate:
+        why = "not isolated: isolation turned off"
+        protections.network = protections.pid = protections.mounts = protections.ipc = why
+    child = os.fork()
+    if child == 0:
+        if in_child is not None:
+            in_child()
+        if entered:
+            code = 1
+            try:
+                code = run_as_init(spec, command, fds, protections, runner, group)
+            finally:
+                os._exit(code)
+        exec_command(spec, command, fds, protections, runner, group)
+    close_fds(fds[:1])
+    watch_group(group, child)
+    return child, group

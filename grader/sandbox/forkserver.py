@@ -38,9 +38,9 @@ import time
 from pathlib import Path
 
 from grader.sandbox import protocol
-from grader.sandbox.cgroups import SandboxGroup, end_group, peer_pid, watch_group
-from grader.sandbox.confine import exec_command, record_end, run_as_init
-from grader.sandbox.namespaces import close_fds, die_with_parent, enter_namespaces
+from grader.sandbox.cgroups import end_group, peer_pid
+from grader.sandbox.confine import record_end, start_sandboxed
+from grader.sandbox.namespaces import die_with_parent
 from grader.sandbox.spec import JailSpec, Protections, exit_code
 
 PRELOAD: tuple[str, ...] = (
@@ -119,26 +119,11 @@ def _handle(conn: socket.socket) -> int:
     os.setpgid(0, 0)  # the sandbox's own group: an interrupt reaches it and nothing else
     protections = Protections(process_group=int(message.get("process_group", 0)))
     protections.notes.append("forked from the worker's fork server (warm start)")
-    runner = _run_module
-    # the sandbox's cgroup, named after its launcher (the kernel says which process that is)
-    group = SandboxGroup.create(spec, protections, peer_pid(conn))
-    entered = spec.isolate and enter_namespaces(protections)
-    if not spec.isolate:
-        why = "not isolated: isolation turned off"
-        protections.network = protections.pid = protections.mounts = protections.ipc = why
     fds = (status_fd, output_fd)
-    child = os.fork()
-    if child == 0:
-        conn.close()
-        if entered:
-            code = 1
-            try:
-                code = run_as_init(spec, command, fds, protections, runner, group)
-            finally:
-                os._exit(code)
-        exec_command(spec, command, fds, protections, runner, group)
-    close_fds(fds[:1])
-    watch_group(group, child)
+    # the sandbox's cgroup, named after its launcher (the kernel says which process that is)
+    child, group = start_sandboxed(
+        spec, command, fds, protections, peer_pid(conn), _run_module, conn.close
+    )
     with contextlib.suppress(OSError):
         protocol.send(conn, {"started": True})
     code, note = end_group(group, _watch(conn, child))

@@ -52,9 +52,9 @@ from pathlib import Path
 
 from grader.errors import SandboxError
 from grader.sandbox import protocol
-from grader.sandbox.cgroups import SandboxGroup, end_group, remove_group, watch_group
-from grader.sandbox.confine import exec_command, record_end, run_as_init
-from grader.sandbox.namespaces import close_fds, enter_namespaces
+from grader.sandbox.cgroups import end_group, remove_group
+from grader.sandbox.confine import record_end, start_sandboxed
+from grader.sandbox.namespaces import close_fds
 from grader.sandbox.spec import JailResult, JailSpec, Protections, exit_code
 
 _POLL = 0.2
@@ -73,22 +73,7 @@ def launch(spec: JailSpec, command: list[str]) -> int:
     fds = (status_fd, output_fd)
     protections = Protections(process_group=os.getpgrp())
     parent = os.getppid()
-    group = SandboxGroup.create(spec, protections, os.getpid())
-    entered = spec.isolate and enter_namespaces(protections)
-    if not spec.isolate:
-        why = "not isolated: isolation turned off"
-        protections.network = protections.pid = protections.mounts = protections.ipc = why
-    child = os.fork()
-    if child == 0:
-        if entered:
-            code = 1
-            try:
-                code = run_as_init(spec, command, fds, protections, None, group)
-            finally:
-                os._exit(code)
-        exec_command(spec, command, fds, protections, None, group)
-    close_fds(fds[:1])
-    watch_group(group, child)
+    child, group = start_sandboxed(spec, command, fds, protections, os.getpid())
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid == child:
