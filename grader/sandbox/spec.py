@@ -158,6 +158,7 @@ def ending(code: int) -> str:
         except ValueError:
             name = f"signal {code - 128}"
         return f"killed by {name}"
+    return f"exit status {code}"
 
 
 def exit_code(status: int) -> int:
