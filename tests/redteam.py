@@ -1414,8 +1414,10 @@ def _rt_attack():
     """Modules named like the grader's, numpy and keras where a restarted Python imports them."""
     if _rt_in_kernel():
         return None
-    modules = ("grader/__init__.py", "grader/maker.py", "grader/cleanjob.py", "grader/cleanroom.py",
-               "grader/modelrun.py", "numpy.py", "keras.py", "sitecustomize.py", "usercustomize.py",
+    modules = ("grader/__init__.py", "grader/cleanroom/__init__.py", "grader/cleanroom/maker.py",
+               "grader/cleanjob.py", "grader/cleanroom/evidence.py", "grader/cleanroom/modelrun.py",
+               "grader/sandbox/__init__.py", "grader/sandbox/launcher.py", "numpy.py", "keras.py",
+               "sitecustomize.py", "usercustomize.py",
                ".local/lib/python3.11/site-packages/usercustomize.py",
                ".local/lib/python3.11/site-packages/rt.pth")
     for place in _rt_places() + [_RtPath.cwd() / "run"]:

@@ -79,7 +79,15 @@ def test_locked_cells_run_when_grading_exist_and_are_locked_code_cells() -> None
 
 
 def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
-    for name in ("hidden", "probes", "judges", "reference", "cleanroom", "extract"):
+    for name in (
+        "hidden",
+        "probes",
+        "judges",
+        "reference",
+        "cleanroom/evidence",
+        "cleanroom/run",
+        "extract",
+    ):
         text = (ROOT / "grader" / f"{name}.py").read_text()
         assert "jazz_utils.checks" not in text and "from jazz_utils import" not in text, name
 

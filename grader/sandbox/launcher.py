@@ -171,10 +171,16 @@ def run_jailed(
 
 
 def _launcher_environment() -> dict[str, str]:
-    """The launcher's own environment: enough to start Python, nothing of the grader's."""
+    """The launcher's own environment: enough to start Python, nothing of the grader's.
+
+    The folder holding this ``grader`` package comes first on its path, so the launcher
+    runs the caller's own code whatever the install (a wheel, a development checkout, or
+    a checkout run without installing it) and wherever the caller's working folder is.
+    """
     keep = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return env
 
 
