@@ -254,3 +254,26 @@ def test_the_module_lists_name_modules_that_exist() -> None:
         assert names, (file, variable)
         for name in names:
             assert importlib.util.find_spec(name) is not None, (file, variable, name)
+
+
+def test_the_readmes_map_matches_the_tree() -> None:
+    """grader/README.md's map names every module in its folder, and nothing else."""
+    text = (GRADER / "README.md").read_text(encoding="utf-8")
+    block = text.split("## The map", 1)[1].split("```", 2)[1]
+    named: set[str] = set()
+    folder = ""
+    for line in block.splitlines():
+        depth = len(line) - len(line.lstrip(" "))
+        names = re.split(r"\s{3,}", line.strip())[0] if line.strip() else ""
+        if not names or depth > 4:  # a description's second line
+            continue
+        if depth == 2:
+            folder = names.rstrip("/") if names.endswith("/") else ""
+        for module in re.findall(r"\w+\.py", names):
+            named.add(f"{folder}/{module}" if folder and depth == 4 else module)
+    tree = {
+        path.relative_to(GRADER).as_posix()
+        for path in GRADER.rglob("*.py")
+        if path.name != "__init__.py" and "__pycache__" not in path.parts
+    }
+    assert named == tree, (sorted(named - tree), sorted(tree - named))
