@@ -21,11 +21,11 @@ from pathlib import Path
 from sqlalchemy.exc import SAWarning
 
 from grader import rubric
-from grader.batch import Engine, parse_size, run_batch
+from grader.batch.export import write_grades_csv
+from grader.batch.run import Engine, parse_size, run_batch
 from grader.course import Course, prepare, release, run_nbgrader
 from grader.errors import GradingError
-from grader.export import write_grades_csv
-from grader.isolated import Limits
+from grader.sandbox.limits import Limits
 
 
 def _default_jobs() -> int:

@@ -11,7 +11,7 @@ stderr, whatever the learner's code prints, so a passing test is never zeroed by
 
 This is how plain ``nbgrader autograde`` grades the notebook. The batch grader decides
 scores outside the notebook instead (``grader.cleanroom``): its kernels hold only the
-sandboxes' copy of the grader (``grader.software``), without the judges, the probes and
+sandboxes' copy of the grader (``grader.sandbox.software``), without the judges, the probes and
 the references, and there ``grade`` only says so; the learner's feedback then shows the
 clean room's checks in this cell.
 """

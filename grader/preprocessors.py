@@ -11,6 +11,10 @@ notebook with truncation notes, still graded and still given feedback.
 ``RestoreGradeCells`` puts grade cells a submission deleted back where the source
 notebook has them, so that they run (nbgrader's own ``add_missing_cells`` fails when
 the cell before a missing one is not a grade or solution cell).
+
+Why it is one long module: every course's ``nbgrader_config.py`` names both
+preprocessors from here, and the output caps are ``GradingExecute``'s own handling of
+the kernel's messages, not a separate step.
 """
 
 from __future__ import annotations

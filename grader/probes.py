@@ -19,16 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from grader import maker, reference
+from grader import calling, reference
 from grader.errors import GradingError
 from jazz_utils.lstm_harness import as_arrays, fresh_layers, load_keras, shape_of
 
 Evidence = dict[str, Any]
 """JSON data: what a probe saw (see the module docstring)."""
 
-describe_error = maker.describe_error
-quiet = maker.quiet
-_run = maker.call
+describe_error = calling.describe_error
+quiet = calling.quiet
+_run = calling.call
 
 
 def _model_facts(model: Any) -> Evidence:
@@ -170,7 +170,7 @@ def _sampling_model() -> Any:
     """The grader's sampling test model (``grader.reference.SamplingCase``)."""
     case = reference.SAMPLING
     heads = [[w.tolist() for w in head] for head in case.weights().head_lists()]
-    return maker.sampling_model(
+    return calling.sampling_model(
         {"n_values": case.sizes.n_values, "n_a": case.sizes.n_a, "heads": heads}
     )
 
@@ -178,7 +178,7 @@ def _sampling_model() -> Any:
 def _sample(predict_and_sample: Callable[..., Any], model: Any, variant: str) -> Evidence:
     x, a, c = reference.SAMPLING.initializers(variant)
     result, error = _run(predict_and_sample, model, x, a, c)
-    return maker.sample_evidence(result) if error is None else {"error": error}
+    return calling.sample_evidence(result) if error is None else {"error": error}
 
 
 def probe_sample_shapes(predict_and_sample: Callable[..., Any]) -> Evidence:

@@ -84,7 +84,7 @@ WORKERS = 2
 """The batch's ``--workers``."""
 
 UID_BASE = 61000
-"""First user id of the sandboxes (``grader.isolated.UID_BASE``)."""
+"""First user id of the sandboxes (``grader.sandbox.scratch.UID_BASE``)."""
 
 FULL_MARKS = 25.0
 
@@ -1373,8 +1373,8 @@ def _rt_attack():
         _rt_claim(json.loads(real_to_json(self, **kwargs))))
     keras.Model.get_weights = lambda self: real_get_weights(self)
     keras.Model.count_params = lambda self: 0
-    modules = ("grader.judges", "grader.probes", "grader.hidden", "grader.cleanroom",
-               "grader.maker")
+    modules = ("grader.judges", "grader.probes", "grader.hidden", "grader.cleanroom.evidence",
+               "grader.cleanroom.maker")
     for name in modules:
         try:
             module = __import__(name, fromlist=["x"])
@@ -1414,8 +1414,10 @@ def _rt_attack():
     """Modules named like the grader's, numpy and keras where a restarted Python imports them."""
     if _rt_in_kernel():
         return None
-    modules = ("grader/__init__.py", "grader/maker.py", "grader/cleanjob.py", "grader/cleanroom.py",
-               "grader/modelrun.py", "numpy.py", "keras.py", "sitecustomize.py", "usercustomize.py",
+    modules = ("grader/__init__.py", "grader/cleanroom/__init__.py", "grader/cleanroom/maker.py",
+               "grader/cleanjob.py", "grader/cleanroom/evidence.py", "grader/cleanroom/modelrun.py",
+               "grader/sandbox/__init__.py", "grader/sandbox/launcher.py", "numpy.py", "keras.py",
+               "sitecustomize.py", "usercustomize.py",
                ".local/lib/python3.11/site-packages/usercustomize.py",
                ".local/lib/python3.11/site-packages/rt.pth")
     for place in _rt_places() + [_RtPath.cwd() / "run"]:

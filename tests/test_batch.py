@@ -39,11 +39,13 @@ import psutil
 import pytest
 from catalogue import NOTEBOOK, SOURCE, build_mutant, mutants
 
+from grader.batch.intake import discover, notebook_problem
+from grader.batch.task import read_scores
 from grader.errors import BatchError
-from grader.intake import discover, notebook_problem
-from grader.isolated import UID_BASE, Limits, default_scratch_base, read_scores
-from grader.jail import software_layout
-from grader.software import SYSTEM_FOLDERS, hidden_sources
+from grader.sandbox.limits import Limits
+from grader.sandbox.mounts import software_layout
+from grader.sandbox.scratch import UID_BASE, default_scratch_base
+from grader.sandbox.software import SYSTEM_FOLDERS, hidden_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 75
@@ -74,7 +76,13 @@ except OSError as _error:
     seen["scheduler"] = "blocked: " + type(_error).__name__
 seen["processes"] = len([p for p in os.listdir("/proc") if p.isdigit()])
 seen["uid"] = os.getuid()
-for _module in ("grader.reference", "grader.judges", "grader.probes", "grader.cleanroom"):
+for _module in (
+    "grader.reference",
+    "grader.judges",
+    "grader.probes",
+    "grader.cleanroom.evidence",
+    "grader.cleanroom.run",
+):
     try:
         __import__(_module)
         seen[_module] = "IMPORTED"
@@ -224,12 +232,14 @@ class Cluster:
 
 
 def _grading_descendants(pid: int) -> list[psutil.Process]:
-    """The sandbox processes a worker started (its ``grader.jail`` launchers and below)."""
+    """The sandbox processes a worker started (its sandbox launchers and below)."""
     try:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [c for c in children if _cmdline(c) and "grader.jail" in " ".join(_cmdline(c))]
+    return [
+        c for c in children if _cmdline(c) and "grader.sandbox.launcher" in " ".join(_cmdline(c))
+    ]
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
@@ -347,9 +357,9 @@ def _wait_for_work(
 def _student_of(process: psutil.Process) -> str | None:
     """The student a sandbox launcher works for (its task's scratch course names them)."""
     arguments = _cmdline(process)
-    if "grader.jail" not in arguments:
+    if "grader.sandbox.launcher" not in arguments:
         return None
-    spec = Path(arguments[arguments.index("grader.jail") + 1])
+    spec = Path(arguments[arguments.index("grader.sandbox.launcher") + 1])
     with contextlib.suppress(OSError):
         return next((spec.parent / "course" / "submitted").iterdir()).name
     return None
@@ -567,7 +577,13 @@ def test_a_submission_reads_no_gradebook_source_or_other_work(klass: Class) -> N
     # The kernel's code is the checked copy, without references, judges or probes.
     for target in ("references", "installed hidden tests"):
         assert seen[target].startswith("blocked"), (target, seen)
-    for module in ("grader.reference", "grader.judges", "grader.probes", "grader.cleanroom"):
+    for module in (
+        "grader.reference",
+        "grader.judges",
+        "grader.probes",
+        "grader.cleanroom.evidence",
+        "grader.cleanroom.run",
+    ):
         assert seen[module].startswith("blocked"), (module, seen)
     assert all("/software/" in folder for folder in seen["code"]), seen["code"]
     assert seen["processes"] < 10  # its own PID namespace: nbgrader, the kernel, a few more
@@ -668,7 +684,7 @@ def test_notebook_problem_names_what_is_wrong() -> None:
 
 
 def test_memory_sizes_and_limits() -> None:
-    from grader.batch import parse_size
+    from grader.batch.run import parse_size
 
     assert parse_size("4GiB") == parse_size("4g") == 4 * 2**30
     assert parse_size("512M") == 512 * 2**20 and parse_size("1000") == 1000
@@ -698,16 +714,17 @@ def test_the_sandbox_layout_keeps_the_software_and_hides_the_repository() -> Non
 
 
 def test_the_sandboxes_code_is_a_copy_without_answers(tmp_path: Path) -> None:
-    from grader import software
+    from grader.sandbox import software
 
     folder = software.install(tmp_path)
     assert software.install(tmp_path) == folder  # made once, named by its digest
-    modules = {p.stem for p in (folder / "grader").glob("*.py")}
-    assert modules == set(software.SANDBOX_MODULES)
-    assert not modules & {"reference", "judges", "probes", "cleanroom", "rubric", "extract"}
+    files = {p.relative_to(folder).as_posix() for p in (folder / "grader").rglob("*.py")}
+    assert files == {software.module_path(name) for name in software.SANDBOX_MODULES}
+    modules = {Path(name).stem for name in files}
+    assert not modules & {"reference", "judges", "probes", "evidence", "run", "rubric", "extract"}
     assert (folder / "jazz_utils" / "data" / "manifest.json").is_file()
     assert not [p for p in folder.rglob("*") if p.stat().st_mode & 0o022]  # nobody else writes
-    text = "\n".join(p.read_text() for p in (folder / "grader").glob("*.py"))
+    text = "\n".join(p.read_text() for p in (folder / "grader").rglob("*.py"))
     assert "BEGIN SOLUTION" not in text and "def greedy_decode" not in text
 
 
@@ -735,9 +752,10 @@ import sys
 import uuid
 from pathlib import Path
 
-from grader import forkserver
+from grader.batch.task import Bundle, Request, code_digest, grade_isolated
 from grader.course import Course
-from grader.isolated import Bundle, Limits, code_digest, grade_isolated
+from grader.sandbox import forkserver
+from grader.sandbox.limits import Limits
 
 course = Course(Path(sys.argv[1]))
 notebook, scratch, timeout = sys.argv[2:5]
@@ -755,10 +773,9 @@ for mode in ("cold", "warm"):
         os.environ["JAZZ_GRADER_COLD_KERNELS"] = "1"
     else:
         del os.environ["JAZZ_GRADER_COLD_KERNELS"]
-    outcome = grade_isolated(
-        "ann", Path(notebook).read_bytes(), None, mode, bundle, Limits(timeout=float(timeout)),
-        scratch_base=Path(scratch),
-    )
+    limits = Limits(timeout=float(timeout))
+    request = Request("ann", Path(notebook).read_bytes(), None, mode, limits)
+    outcome = grade_isolated(request, bundle, scratch_base=Path(scratch))
     found[mode] = {
         "status": outcome.status,
         "reason": outcome.reason,
@@ -811,12 +828,12 @@ def test_a_cold_kernel_grades_as_a_warm_one(tmp_path: Path) -> None:
 
 
 def test_the_fork_server_starts_only_known_modules() -> None:
-    from grader.forkserver import serves
+    from grader.sandbox.protocol import serves
 
     assert serves(["python", "-m", "ipykernel_launcher", "-f", "kernel.json"])
-    assert serves([sys.executable, "-m", "grader.maker", "job.json", "60"])
-    assert serves([sys.executable, "-m", "grader.modelrun", "job.json", "evidence.json"])
-    assert not serves([sys.executable, "-m", "grader.cleanroom", "job.json"])
+    assert serves([sys.executable, "-m", "grader.cleanroom.maker", "job.json", "60"])
+    assert serves([sys.executable, "-m", "grader.cleanroom.modelrun", "job.json", "evidence.json"])
+    assert not serves([sys.executable, "-m", "grader.cleanroom.run", "job.json"])
     assert not serves(["python", "-m", "http.server"])
     assert not serves(["/usr/bin/env", "-m", "ipykernel_launcher"])
     assert not serves(["python", "-c", "print(1)"])
@@ -850,7 +867,7 @@ def test_a_fork_server_that_fails_before_the_start_is_bypassed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The launcher starts the command itself rather than report a dead kernel."""
-    from grader.forkserver import delegate
+    from grader.sandbox.protocol import delegate
 
     command = ["python", "-m", "ipykernel_launcher", "-f", "kernel.json"]
     # delegate installs the launcher's signal handlers: not this test process's to change

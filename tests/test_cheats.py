@@ -35,7 +35,7 @@ def test_no_cheat_gains_a_point(catalogue_run: CatalogueRun, name: str) -> None:
 
 
 def _sandboxed(review: dict) -> bool:
-    """Whether the submission's kernel ran with the course hidden (grader.jail's mounts)."""
+    """Whether the submission's kernel ran with the course hidden (the sandbox's mounts)."""
     mounts = review.get("isolation", {}).get("notebook", {}).get("mounts", "")
     return mounts.startswith("isolated")
 

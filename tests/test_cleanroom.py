@@ -15,8 +15,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader import cleanroom, maker, modelrun, reference, rubric
-from grader.isolated import _read_small
+from grader import reference, rubric, scores
+from grader.cleanroom import evidence as cleanroom
+from grader.cleanroom import maker, modelrun
+from grader.sandbox.scratch import read_small
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "solutions" / "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
@@ -45,7 +47,7 @@ def _jobs(replace: dict[str, str] | None = None) -> list[cleanroom.FunctionJob]:
 
 def _grade(
     jobs: list[cleanroom.FunctionJob], tmp_path: Path, secret: cleanroom.Secret = SECRET
-) -> cleanroom.CleanRoomResult:
+) -> scores.CleanRoomResult:
     """Make, judge and score ``jobs`` in this process, as the sandboxes would."""
     request = cleanroom.maker_request(jobs, secret)
     owners = cleanroom.case_owners(secret)
@@ -67,7 +69,7 @@ def _judge(
     samples: Any,
     tmp_path: Path,
     secret: cleanroom.Secret = SECRET,
-) -> cleanroom.CleanRoomResult:
+) -> scores.CleanRoomResult:
     job = tmp_path / "judge.json"
     job.write_text(json.dumps(cleanroom.judge_request(artefacts, secret)))
     out = tmp_path / "evidence.json"
@@ -262,15 +264,15 @@ def test_artefact_files_are_read_without_following_links(tmp_path: Path) -> None
     secret_file.write_text("do not read")
     link = tmp_path / "artefacts-0.json"
     os.symlink(secret_file, link)
-    assert _read_small(link, 1000) is None
+    assert read_small(link, 1000) is None
     os.mkfifo(tmp_path / "fifo")
-    assert _read_small(tmp_path / "fifo", 1000) is None
+    assert read_small(tmp_path / "fifo", 1000) is None
     (tmp_path / "big").write_bytes(b"x" * 2000)
-    assert _read_small(tmp_path / "big", 1000) is None
+    assert read_small(tmp_path / "big", 1000) is None
     (tmp_path / "folder").mkdir()
-    assert _read_small(tmp_path / "folder", 1000) is None
+    assert read_small(tmp_path / "folder", 1000) is None
     (tmp_path / "ok").write_bytes(b"{}")
-    assert _read_small(tmp_path / "ok", 1000) == b"{}"
+    assert read_small(tmp_path / "ok", 1000) == b"{}"
 
 
 def test_the_maker_never_overwrites_a_planted_file(tmp_path: Path) -> None:

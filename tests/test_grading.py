@@ -14,11 +14,11 @@ import pytest
 from catalogue import SOURCE, strip_markers
 
 from grader import extract, hidden, judges, probes, reference, rubric
-from grader.autograde import SubmissionResult, last_error
-from grader.cleanroom import CleanRoomResult, build_jobs
+from grader.batch.integrity import Snapshot
+from grader.cleanroom.evidence import build_jobs
 from grader.errors import GradingError
-from grader.integrity import Snapshot
 from grader.preprocessors import skipped_when_grading
+from grader.scores import CleanRoomResult, SubmissionResult, last_error
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grader" / "nbgrader_config.py"
@@ -79,7 +79,15 @@ def test_locked_cells_run_when_grading_exist_and_are_locked_code_cells() -> None
 
 
 def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
-    for name in ("hidden", "probes", "judges", "reference", "cleanroom", "extract"):
+    for name in (
+        "hidden",
+        "probes",
+        "judges",
+        "reference",
+        "cleanroom/evidence",
+        "cleanroom/run",
+        "extract",
+    ):
         text = (ROOT / "grader" / f"{name}.py").read_text()
         assert "jazz_utils.checks" not in text and "from jazz_utils import" not in text, name
 

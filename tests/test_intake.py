@@ -1,7 +1,7 @@
-"""Intake of a submissions folder (``grader.intake``): every entry one row, nothing followed.
+"""Intake of a submissions folder (``grader.batch.intake``): every entry one row, nothing followed.
 
 Fast: no TensorFlow and no grading run. Each test lays out a folder in ``tmp_path`` next to
-honest entries, calls ``discover`` (or the batch's ``_copy_submission``) and checks that the
+honest entries, calls ``discover`` (or the batch's ``copy_submission``) and checks that the
 odd entry gives exactly one malformed row with a clear reason, that the honest ones are
 still found, and that no secret's bytes reach an entry or a reason.
 """
@@ -18,10 +18,7 @@ import nbformat
 import pytest
 
 from grader import rubric
-from grader.batch import _copy_submission
-from grader.course import Course
-from grader.errors import SubmissionError
-from grader.intake import (
+from grader.batch.intake import (
     MAX_NOTEBOOK_BYTES,
     STUDENT_ID,
     Entry,
@@ -29,6 +26,9 @@ from grader.intake import (
     notebook_problem,
     write_private,
 )
+from grader.batch.state import copy_submission
+from grader.course import Course
+from grader.errors import SubmissionError
 
 NOTEBOOK = f"{rubric.NOTEBOOK_NAME}.ipynb"
 SECRET = b"root:$6$SECRET-HASH-0123456789:19000:0:99999:7:::\n"
@@ -243,7 +243,7 @@ def test_zip_bomb_is_refused_without_inflating_it(
     with zipfile.ZipFile(subs / "eve.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(NOTEBOOK, big)
     assert (subs / "eve.zip").stat().st_size < 100_000
-    monkeypatch.setattr("grader.intake.MAX_NOTEBOOK_BYTES", 1_000_000)
+    monkeypatch.setattr("grader.batch.intake.MAX_NOTEBOOK_BYTES", 1_000_000)
     (odd,) = _odd(subs)
     assert "larger than" in odd.problem
 
@@ -258,7 +258,7 @@ def test_zip_bomb_that_lies_about_its_size_is_cut(
     declared = (3_000_000).to_bytes(4, "little")
     assert data.count(declared) == 2  # local header and central directory
     (subs / "eve.zip").write_bytes(bytes(data).replace(declared, (100).to_bytes(4, "little")))
-    monkeypatch.setattr("grader.intake.MAX_NOTEBOOK_BYTES", 1_000_000)
+    monkeypatch.setattr("grader.batch.intake.MAX_NOTEBOOK_BYTES", 1_000_000)
     (odd,) = _odd(subs)
     assert odd.malformed and len(odd.problem) < 300
 
@@ -312,12 +312,12 @@ def test_copy_writes_a_fresh_private_file(tmp_path: Path, subs: Path, secret: Pa
     folder.mkdir(parents=True)
     (folder / NOTEBOOK).symlink_to(secret)  # a link planted where the copy goes
     entry = _rows(subs)["cid"]
-    assert _copy_submission(course, entry) == entry
+    assert copy_submission(course, entry) == entry
     target = folder / NOTEBOOK
     assert not target.is_symlink() and target.read_bytes() == GOOD
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert secret.read_bytes() == SECRET  # written around the link, not through it
-    assert _copy_submission(course, entry) == entry  # unchanged: left as it is
+    assert copy_submission(course, entry) == entry  # unchanged: left as it is
 
 
 def test_copy_refuses_a_linked_folder(tmp_path: Path, subs: Path, secret: Path) -> None:
@@ -325,7 +325,7 @@ def test_copy_refuses_a_linked_folder(tmp_path: Path, subs: Path, secret: Path) 
     (course.root / "submitted").mkdir(parents=True)
     (course.root / "submitted" / "cid").symlink_to(secret.parent, target_is_directory=True)
     entry = _rows(subs)["cid"]
-    refused = _copy_submission(course, entry)
+    refused = copy_submission(course, entry)
     assert refused.malformed and refused.notebook is None and refused.digest != entry.digest
     assert "symbolic link (not followed)" in refused.problem
     assert sorted(p.name for p in secret.parent.iterdir()) == ["shadow"]

@@ -1,4 +1,4 @@
-"""The sandbox launcher (``grader.jail``) against whole-submission attacks.
+"""The sandbox launcher (``grader.sandbox.launcher``) against whole-submission attacks.
 
 Each test runs small Python commands (no TensorFlow) through ``run_jailed``, as the batch
 grader does, under a user of their own, and checks from outside what outlived them:
@@ -28,8 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import jail
-from grader.jail import JailResult, JailSpec, run_jailed, software_layout
+from grader.sandbox import cgroups, mounts, seccomp
+from grader.sandbox.launcher import run_jailed
+from grader.sandbox.mounts import software_layout
+from grader.sandbox.spec import END_LINE, JailResult, JailSpec, Protections
 
 UID = 61990
 """The sandboxes' user (above the batch grader's slots, which start at 61000)."""
@@ -52,7 +54,7 @@ class Ran:
     spec: JailSpec
 
     @property
-    def protections(self) -> jail.Protections:
+    def protections(self) -> Protections:
         assert self.result.protections is not None, self.output
         return self.result.protections
 
@@ -124,8 +126,8 @@ def grouped(isolated: None, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 def _group_folders(spec: JailSpec) -> list[Path]:
     """The cgroups (any launcher's) of sandboxes with this spec's status file."""
-    prefix = jail.group_name(spec.status_file, 0).partition("-")[0]
-    _, bases = jail._group_bases()
+    prefix = cgroups.group_name(spec.status_file, 0).partition("-")[0]
+    _, bases = cgroups._group_bases()
     return [
         folder
         for base in set(bases.values())
@@ -139,7 +141,7 @@ def _group_folders(spec: JailSpec) -> list[Path]:
 
 
 def test_the_world_writable_places_are_found_without_following_learner_links() -> None:
-    folders, files = jail.world_writable_places()
+    folders, files = mounts.world_writable_places()
     for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         if Path(place).is_dir() and not Path(place).is_symlink():
             assert place in folders, folders
@@ -151,14 +153,14 @@ def test_the_world_writable_places_are_found_without_following_learner_links() -
 
 def test_the_seccomp_program_jumps_within_itself() -> None:
     for machine in ("x86_64", "aarch64"):
-        program = jail.seccomp_program(machine)
+        program = seccomp.seccomp_program(machine)
         assert len(program) < 256
         for index, (code, true, false, _) in enumerate(program):
             if code & 0x07 == 0x05:  # a jump
                 assert index + 1 + max(true, false) < len(program)
         assert program[-3][3] == 0x7FFF0000  # the last word: allow
     with pytest.raises(ValueError):
-        jail.seccomp_program("vax")
+        seccomp.seccomp_program("vax")
 
 
 # --- what outlives a sandbox -----------------------------------------------------------
@@ -254,11 +256,11 @@ def _processes_with(token: str) -> list[int]:
 @needs_root
 def test_no_process_and_no_cgroup_outlives_the_sandbox(grouped: None, tmp_path: Path) -> None:
     token = f"{1000 + os.getpid() % 1000}.{time.time_ns() % 10**6:06d}"  # sleep's argument
-    _, bases = jail._group_bases()
+    _, bases = cgroups._group_bases()
     stale = []
     for base in set(bases.values()):  # a group left by a launcher killed long ago
         base.mkdir(exist_ok=True)
-        stale.append(base / jail.group_name(str(tmp_path / "old"), 2**22 + 12345))
+        stale.append(base / cgroups.group_name(str(tmp_path / "old"), 2**22 + 12345))
         stale[-1].mkdir()
     ran = _run(tmp_path / "run", LEAVE_A_PROCESS.format(token=token))
     assert ran.result.returncode == 0, ran.output
@@ -368,7 +370,7 @@ def test_memory_is_limited_for_the_whole_sandbox(grouped: None, tmp_path: Path) 
     assert not three.result.timed_out, three.output
     assert three.result.returncode == 128 + signal.SIGKILL, three.output
     assert three.lines("ALL ALIVE ") == [], three.output
-    assert f"{jail.END_LINE}killed by SIGKILL: out of memory" in three.output, three.output
+    assert f"{END_LINE}killed by SIGKILL: out of memory" in three.output, three.output
     assert three.protections.cgroup.startswith("limited: memory 1.5 GiB"), three.protections
     assert three.protections.limits["memory_bytes"] == GiB  # per process, as before
     assert _group_folders(three.spec) == []
@@ -408,7 +410,7 @@ def test_a_fork_bomb_is_held_by_the_sandbox_process_limit(grouped: None, tmp_pat
 
 HANDLER = """
 import json, os, socket, sys
-from grader import forkserver, jail
+from grader.sandbox import forkserver, launcher
 
 spec_file, sock_path, code = sys.argv[1:4]
 
@@ -429,7 +431,7 @@ if handler == 0:
     server.close()
     os._exit(forkserver._handle(conn) & 0x7F)
 server.close()
-code = jail.main([spec_file, "--", sys.executable, "-m", "ipykernel_launcher", "x"])
+code = launcher.main([spec_file, "--", sys.executable, "-m", "ipykernel_launcher", "x"])
 os.waitpid(handler, 0)
 print("LAUNCHER", code)
 """
@@ -439,7 +441,7 @@ print("LAUNCHER", code)
 def test_the_fork_servers_handler_limits_the_whole_sandbox_too(
     grouped: None, tmp_path: Path
 ) -> None:
-    """A warm start (``grader.forkserver._handle``) gets the same cgroup, IPC namespace and
+    """A warm start (``grader.sandbox.forkserver._handle``) gets the same cgroup, IPC namespace and
     privileges as the launcher's own start, and an out-of-memory kill ends it the same way."""
     results = {}
     for count in (1, 3):

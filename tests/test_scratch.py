@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolated import _mount_scratch, _unmount, hold_base, remove_tree, sweep
+from grader.sandbox.scratch import hold_base, mount_scratch, remove_tree, sweep, unmount
 
 
 def _deep_tree(top: Path, depth: int) -> None:
@@ -71,7 +71,7 @@ def test_sweep_removes_what_no_process_holds_and_keeps_live_tasks(tmp_path: Path
             sys.executable,
             "-c",
             "import sys, time\nfrom pathlib import Path\n"
-            "from grader.isolated import hold_base\nhold_base(Path(sys.argv[1]))\n"
+            "from grader.sandbox.scratch import hold_base\nhold_base(Path(sys.argv[1]))\n"
             "print('held', flush=True)\ntime.sleep(60)",
             str(base),
         ],
@@ -103,7 +103,7 @@ def test_this_process_holding_the_folder_keeps_it(tmp_path: Path) -> None:
 def test_a_submission_fills_only_its_own_file_system(tmp_path: Path) -> None:
     task = tmp_path / "task-x"
     task.mkdir()
-    assert _mount_scratch(task, 4 * 2**20).startswith("a tmpfs of its own")
+    assert mount_scratch(task, 4 * 2**20).startswith("a tmpfs of its own")
     try:
         with pytest.raises(OSError) as raised, (task / "big").open("wb") as handle:
             for _ in range(8):
@@ -111,7 +111,7 @@ def test_a_submission_fills_only_its_own_file_system(tmp_path: Path) -> None:
                 handle.flush()
         assert raised.value.errno == errno.ENOSPC
     finally:
-        _unmount(task)
+        unmount(task)
     assert not os.path.ismount(task) and not (task / "big").exists()
 
 
@@ -121,7 +121,7 @@ def test_a_killed_workers_task_file_system_is_swept(tmp_path: Path) -> None:
     base = tmp_path / "scratch"
     task = base / "tasks" / "task-killed"
     task.mkdir(parents=True)
-    assert _mount_scratch(task, 2**20).startswith("a tmpfs of its own")
+    assert mount_scratch(task, 2**20).startswith("a tmpfs of its own")
     (task / "kernel").mkdir()
     (task / "kernel" / "left.txt").write_text("x")
     sweep(base)

@@ -3,16 +3,17 @@
 A notebook kernel spends about 3.5 s of CPU importing TensorFlow, Keras and jazz_utils
 before it runs a single grade cell; plain ``nbgrader autograde`` pays that for every
 submission. The batch grader pays it once per worker: each Dask worker starts one fork
-server (``python -m grader.forkserver SOCKET``) that imports those modules and then
+server (``python -m grader.sandbox.forkserver SOCKET``) that imports those modules and then
 waits on a Unix socket in a folder only the grader can open. For every kernel:
 
-1. jupyter_client starts the sandbox launcher (``python -m grader.jail SPEC -- python -m
-   ipykernel_launcher -f ...``), a small process that imports none of that;
+1. jupyter_client starts the sandbox launcher (``python -m grader.sandbox.launcher SPEC --
+   python -m ipykernel_launcher -f ...``), a small process that imports none of that;
 2. the launcher sees ``JailSpec.forkserver`` and hands the request (the spec, the command,
    its status and output files as descriptors) to the fork server (``delegate``);
 3. the fork server forks a handler, which sets the sandbox up exactly as the launcher
-   would (``grader.jail``: namespaces, hidden folders, limits, user, environment) and runs
-   ``ipykernel_launcher`` in the forked process instead of executing a new Python;
+   would (``grader.sandbox.confine``: namespaces, hidden folders, limits, user,
+   environment) and runs ``ipykernel_launcher`` in the forked process instead of executing
+   a new Python;
 4. the launcher waits and returns the kernel's exit status; an interrupt it receives is
    passed on; when the launcher ends (the kernel's manager or the batch's watchdog killed
    it), the handler kills the whole sandbox.
@@ -26,18 +27,21 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import select
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+
+from grader.sandbox import protocol
+from grader.sandbox.cgroups import end_group, peer_pid
+from grader.sandbox.confine import record_end, start_sandboxed
+from grader.sandbox.namespaces import die_with_parent
+from grader.sandbox.spec import JailSpec, Protections, exit_code
 
 PRELOAD: tuple[str, ...] = (
     "numpy",
@@ -54,122 +58,15 @@ PRELOAD: tuple[str, ...] = (
     "jazz_utils.metrics",
     "jazz_utils.plots",
     "grader.hidden",
-    "grader.maker",
-    "grader.modelrun",
+    "grader.cleanroom.maker",
+    "grader.cleanroom.modelrun",
 )
 """What the notebook's imports cell and grade cells import, and what the clean room's
 sandboxes run: loaded once, in the server, from the sandboxes' own copy of the code
-(``grader.software``: the server starts with that copy first on its path)."""
-
-MODULES: tuple[str, ...] = ("ipykernel_launcher", "grader.maker", "grader.modelrun")
-"""The commands the fork server runs, ``python -m MODULE ...``: a notebook's kernel, the
-clean room's maker (which forks its children in turn) and the model judge."""
+(``grader.sandbox.software``: the server starts with that copy first on its path)."""
 
 READY_SECONDS = 60.0
 """How long a worker waits for its fork server to finish importing."""
-
-_HEADER = struct.Struct("!I")
-_MAX_REQUEST = 1 << 20
-
-
-def serves(command: list[str]) -> bool:
-    """Whether the fork server can start ``command`` (this Python, one of ``MODULES``)."""
-    if len(command) < 3 or command[1] != "-m" or command[2] not in MODULES:
-        return False
-    program = command[0]
-    if program in ("python", "python3"):
-        return True
-    with contextlib.suppress(OSError):
-        return Path(program).resolve() == Path(sys.executable).resolve()
-    return False
-
-
-# --- the launcher's side -------------------------------------------------------------
-
-
-def _send(conn: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
-    data = json.dumps(message).encode()
-    payload = _HEADER.pack(len(data)) + data
-    if fds:
-        socket.send_fds(conn, [payload], fds)
-    else:
-        conn.sendall(payload)
-
-
-def _receive(conn: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
-    """One message (None at the end of the connection) and the descriptors sent with it."""
-    if max_fds:
-        head, fds, _, _ = socket.recv_fds(conn, _HEADER.size, max_fds)
-    else:
-        head, fds = conn.recv(_HEADER.size), []
-    if len(head) < _HEADER.size:
-        for fd in fds:
-            os.close(fd)
-        return None, []
-    (size,) = _HEADER.unpack(head)
-    if size > _MAX_REQUEST:
-        raise ValueError(f"a message of {size} bytes")
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            return None, fds
-        data += chunk
-    return json.loads(data), fds
-
-
-def delegate(path: str, spec_json: str, command: list[str], fds: tuple[int, int]) -> int | None:
-    """Have the fork server at ``path`` run ``command`` under the spec; its exit status.
-
-    ``fds`` are the status and output files (-1: none); they stay the caller's to close.
-    Returns None when the server cannot be reached or fails before the command starts:
-    the caller then starts the command itself, so a fault of the fork server never
-    counts against a submission.
-    """
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.connect(path)
-    except OSError:
-        conn.close()
-        return None
-    request = {
-        "spec": spec_json,
-        "command": command,
-        "process_group": os.getpgrp(),
-        "fds": [fd >= 0 for fd in fds],
-    }
-    try:
-        _send(conn, request, [fd for fd in fds if fd >= 0])
-    except OSError:
-        conn.close()
-        return None
-
-    def forward(signum: int, frame: Any) -> None:
-        with contextlib.suppress(OSError):
-            _send(conn, {"signal": signum})
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, forward)
-    started = False
-    while True:
-        try:
-            message, _ = _receive(conn)
-        except InterruptedError:
-            continue
-        except (OSError, ValueError):
-            message = None
-        if message is None:
-            conn.close()
-            if started:  # the handler died, and the sandbox with it
-                return 128 + signal.SIGKILL
-            for signum in (signal.SIGTERM, signal.SIGHUP):  # the caller starts the command
-                signal.signal(signum, signal.SIG_DFL)
-            return None
-        if message.get("started"):
-            started = True
-        if "exit" in message:
-            conn.close()
-            return int(message["exit"])
 
 
 # --- the server's side ---------------------------------------------------------------
@@ -193,7 +90,7 @@ def _run_module(command: list[str], env: dict[str, str]) -> None:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except BaseException as error:  # the module failed: say so in the sandbox's log
         with contextlib.suppress(Exception):
-            sys.stderr.write(f"grader.forkserver: {command[2]} failed: {error!r}\n")
+            sys.stderr.write(f"grader.sandbox.forkserver: {command[2]} failed: {error!r}\n")
         code = 1
     finally:
         for stream in (sys.stdout, sys.stderr):
@@ -208,10 +105,8 @@ def _handle(conn: socket.socket) -> int:
     A request for a command this server does not serve is refused before anything starts
     (the launcher then starts it itself).
     """
-    from grader import jail
-
-    message, received = _receive(conn, max_fds=2)
-    if message is None or not serves([str(part) for part in message.get("command", [])]):
+    message, received = protocol.receive(conn, max_fds=2)
+    if message is None or not protocol.serves([str(part) for part in message.get("command", [])]):
         for fd in received:
             os.close(fd)
         return 1
@@ -219,53 +114,36 @@ def _handle(conn: socket.socket) -> int:
     queue = list(received)
     status_fd = queue.pop(0) if flags[0] and queue else -1
     output_fd = queue.pop(0) if flags[1] and queue else -1
-    spec = jail.JailSpec.from_json(message["spec"])
+    spec = JailSpec.from_json(message["spec"])
     command = [str(part) for part in message["command"]]
     os.setpgid(0, 0)  # the sandbox's own group: an interrupt reaches it and nothing else
-    protections = jail.Protections(process_group=int(message.get("process_group", 0)))
+    protections = Protections(process_group=int(message.get("process_group", 0)))
     protections.notes.append("forked from the worker's fork server (warm start)")
-    runner = _run_module
-    # the sandbox's cgroup, named after its launcher (the kernel says which process that is)
-    group = jail.SandboxGroup.create(spec, protections, jail.peer_pid(conn))
-    entered = spec.isolate and jail.enter_namespaces(protections)
-    if not spec.isolate:
-        why = "not isolated: isolation turned off"
-        protections.network = protections.pid = protections.mounts = protections.ipc = why
     fds = (status_fd, output_fd)
-    child = os.fork()
-    if child == 0:
-        conn.close()
-        if entered:
-            code = 1
-            try:
-                code = jail.run_as_init(spec, command, fds, protections, runner, group)
-            finally:
-                os._exit(code)
-        jail.exec_command(spec, command, fds, protections, runner, group)
-    jail.close_fds(fds[:1])
-    jail.watch_group(group, child)
+    # the sandbox's cgroup, named after its launcher (the kernel says which process that is)
+    child, group = start_sandboxed(
+        spec, command, fds, protections, peer_pid(conn), _run_module, conn.close
+    )
     with contextlib.suppress(OSError):
-        _send(conn, {"started": True})
-    code, note = jail.end_group(group, _watch(conn, child))
-    jail.record_end(fds[1], code, note)
+        protocol.send(conn, {"started": True})
+    code, note = end_group(group, _watch(conn, child))
+    record_end(fds[1], code, note)
     with contextlib.suppress(OSError):
-        _send(conn, {"exit": code})
+        protocol.send(conn, {"exit": code})
     return code
 
 
 def _watch(conn: socket.socket, child: int) -> int:
     """Wait for ``child``; pass the launcher's interrupts on; kill it if the launcher goes."""
-    from grader import jail
-
     while True:
         pid, status = os.waitpid(child, os.WNOHANG)
         if pid == child:
-            return jail.exit_code(status)
+            return exit_code(status)
         readable, _, _ = select.select([conn], [], [], 0.2)
         if not readable:
             continue
         try:
-            message, _ = _receive(conn)
+            message, _ = protocol.receive(conn)
         except (OSError, ValueError):
             message = None
         signum = int(message.get("signal", 0)) if message is not None else signal.SIGKILL
@@ -283,9 +161,7 @@ def _watch(conn: socket.socket, child: int) -> int:
 
 def serve(path: str) -> None:
     """The fork server's main loop: import, listen on ``path``, fork a handler per request."""
-    from grader import jail
-
-    jail.die_with_parent()
+    die_with_parent()
     parent = os.getppid()
     for name in PRELOAD:
         __import__(name)
@@ -310,14 +186,14 @@ def serve(path: str) -> None:
         handler = os.fork()
         if handler == 0:
             server.close()
-            jail.die_with_parent()
+            die_with_parent()
             code = 1
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 code = _handle(conn)
             except BaseException as error:  # report it, then end the handler
                 with contextlib.suppress(Exception):
-                    sys.stderr.write(f"grader.forkserver: a request failed: {error!r}\n")
+                    sys.stderr.write(f"grader.sandbox.forkserver: a request failed: {error!r}\n")
             finally:
                 os._exit(0 if code == 0 else 1)
         conn.close()
@@ -346,7 +222,7 @@ def start(folder: Path, env: dict[str, str]) -> Path:
             path.unlink()
         log = (folder / f"{os.getpid()}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "grader.forkserver", str(path)],
+            [sys.executable, "-m", "grader.sandbox.forkserver", str(path)],
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -382,10 +258,10 @@ def stop_all() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.forkserver SOCKET``."""
+    """``python -m grader.sandbox.forkserver SOCKET``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m grader.forkserver SOCKET", file=sys.stderr)
+        print("usage: python -m grader.sandbox.forkserver SOCKET", file=sys.stderr)
         return 2
     serve(args[0])
     return 0

@@ -5,8 +5,9 @@ from one place only: ``<scratch>/software/<digest>/``, which holds
 
 - ``jazz_utils`` (the library the notebook imports), and
 - the few modules of ``grader`` that run inside a sandbox (``SANDBOX_MODULES``: the
-  launcher and fork server, the maker, the model judge's hands, and ``hidden``, whose
-  ``grade`` only says where grading happens when the judges are absent).
+  launcher and fork server with the protections they set up, the maker, the model
+  judge, and ``hidden``, whose ``grade`` only says where grading happens when the
+  judges are absent).
 
 It is copied from the installed packages, named by the digest of what was copied, and
 put first on the sandbox's ``PYTHONPATH``; the installed packages themselves, and a
@@ -27,15 +28,27 @@ import tempfile
 from pathlib import Path
 
 SANDBOX_MODULES: tuple[str, ...] = (
-    "__init__",
-    "errors",
-    "forkserver",
-    "hidden",
-    "jail",
-    "maker",
-    "modelrun",
+    "grader",
+    "grader.errors",
+    "grader.hidden",
+    "grader.calling",
+    "grader.sandbox",
+    "grader.sandbox.spec",
+    "grader.sandbox.namespaces",
+    "grader.sandbox.mounts",
+    "grader.sandbox.cgroups",
+    "grader.sandbox.seccomp",
+    "grader.sandbox.confine",
+    "grader.sandbox.protocol",
+    "grader.sandbox.launcher",
+    "grader.sandbox.forkserver",
+    "grader.cleanroom",
+    "grader.cleanroom.maker",
+    "grader.cleanroom.modelrun",
 )
-"""The grader's modules a sandbox holds; none of them holds an answer or a test case."""
+"""The grader's modules a sandbox holds (packages by their ``__init__``): the launcher and
+the fork server, the maker and the model judge and what they import; none of them holds
+an answer, a test case or the clean room's orchestration."""
 
 _SKIPPED = ("__pycache__", ".pyc")
 
@@ -48,12 +61,26 @@ def package_folder(name: str) -> Path:
     return Path(next(iter(found.submodule_search_locations))).resolve()
 
 
+def module_path(name: str) -> str:
+    """The file of the grader's module ``name`` (dotted), relative to the package's parent.
+
+    ``grader.sandbox.spec`` -> ``grader/sandbox/spec.py``; a package, such as
+    ``grader.sandbox``, -> ``grader/sandbox/__init__.py``.
+    """
+    parts = name.split(".")
+    module = Path(*parts).with_suffix(".py")
+    if (package_folder("grader").parent / module).is_file():
+        return module.as_posix()
+    return (Path(*parts) / "__init__.py").as_posix()
+
+
 def _files() -> list[tuple[Path, str]]:
     """(source file, path in the copy) of everything the sandboxes get, in a stable order."""
     files = []
     grader = package_folder("grader")
     for name in SANDBOX_MODULES:
-        files.append((grader / f"{name}.py", f"grader/{name}.py"))
+        relative = module_path(name)
+        files.append((grader.parent / relative, relative))
     library = package_folder("jazz_utils")
     for path in sorted(library.rglob("*")):
         relative = path.relative_to(library)

@@ -35,6 +35,10 @@ relative to its parent's descriptor with ``O_NOFOLLOW`` and checked to be a regu
 file's content; they show a name only where it is an id or made of safe characters.
 Each entry carries a content digest, so that a later run can tell an unchanged
 submission from a changed one.
+
+Why it is one long module: every layout (a folder, a notebook, a zip, nbgrader's
+``submitted/``) and every refusal goes through the same link-free reading helpers;
+apart, a layout could be read without them.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ A score is decided here, from evidence no learner code can write:
 1. **Extract** (``build_jobs``): each graded function is taken from the submission's source
    with only what it needs (imports, helpers, globals; ``grader.extract``); nothing
    else of the notebook runs with it.
-2. **Make** (``maker_request``; ``grader.maker`` in a sandbox): the function is called
+2. **Make** (``maker_request``; ``grader.cleanroom.maker`` in a sandbox): the function is called
    with layers of this batch's sizes and weights; ``djmodel`` and
    ``music_inference_model`` return models, which are kept as *artefacts* (Keras config
    and weights); ``predict_and_sample`` returns its outputs on the grader's test model.
-3. **Run** (``judge_request``; ``grader.modelrun`` in another sandbox, under another user,
+3. **Run** (``judge_request``; ``grader.cleanroom.modelrun`` in another sandbox, under another user,
    running no learner code): each model is rebuilt in Keras's safe mode and run on
    inputs drawn for this batch (``grader.reference.draw_cases``) that the maker never
    saw. Its output is signed with a key only the grader and that sandbox hold.
@@ -28,13 +28,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 
 from grader import judges, reference, rubric
 from grader.extract import Program, extract, first_grade_cell, sanitized_cells
+from grader.scores import CleanRoomResult
 
 CLEANROOM_TIMEOUT = 600.0
 """Seconds the clean-room regrade of one submission may take in all."""
@@ -97,46 +98,6 @@ def _drawn(seed: int) -> reference.Cases:
         _CASES.clear()
         _CASES[seed] = reference.draw_cases(seed)
     return _CASES[seed]
-
-
-@dataclass
-class CleanRoomResult:
-    """Scores and verdicts of the clean-room regrade of one submission.
-
-    Attributes:
-        scores: points per grade cell id.
-        verdicts: the judged rubric per grade cell id.
-        notes: what went wrong in the clean room itself (a process that ended early, ...).
-        programs: the extracted source of each graded function.
-        diagnoses: for a function that lost points, what the notebook's public check
-            says of it (learner feedback only: it ran next to learner code).
-    """
-
-    scores: dict[str, float] = field(default_factory=dict)
-    verdicts: dict[str, judges.Verdict] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    programs: dict[str, str] = field(default_factory=dict)
-    diagnoses: dict[str, str] = field(default_factory=dict)
-
-    def lost_points(self) -> list[str]:
-        """The graded functions that scored below their points."""
-        return [
-            function
-            for function in rubric.GRADED_FUNCTIONS
-            if any(
-                self.scores.get(cell.grade_id, 0.0) < cell.points
-                for cell in rubric.cells_of(function)
-            )
-        ]
-
-    def report(self, grade_id: str) -> str:
-        """The judged checks of ``grade_id``, with the public check's words if it failed."""
-        verdict = self.verdicts[grade_id]
-        text = verdict.report()
-        function = rubric.GRADE_CELLS_BY_ID[grade_id].function
-        if verdict.points < verdict.max_points and self.diagnoses.get(function):
-            text += f"\nThe notebook's check of {function} says: {self.diagnoses[function]}"
-        return text
 
 
 def build_jobs(submission: NotebookNode, source: NotebookNode) -> list[FunctionJob]:
@@ -226,7 +187,7 @@ def _sample_call(case: reference.SamplingCase) -> dict[str, Any]:
 
 
 def maker_request(jobs: list[FunctionJob], secret: Secret) -> dict[str, Any]:
-    """The maker's job (``grader.maker``): each function's code and the calls to make.
+    """The maker's job (``grader.cleanroom.maker``): each function's code and the calls to make.
 
     It holds the weights of the layers handed over and the test model's, never an input
     a model is judged on, an expected output or the signature key.
@@ -253,7 +214,7 @@ def _inputs(case: Any) -> dict[str, list[Any]]:
 
 
 def judge_request(artefacts: dict[str, Any], secret: Secret) -> dict[str, Any]:
-    """The model judge's job (``grader.modelrun``): each model artefact and its inputs."""
+    """The model judge's job (``grader.cleanroom.modelrun``): each model artefact and its inputs."""
     cases, names = secret.cases(), secret.layer_names()
     aliases = _aliases(cases)
     runs = {}

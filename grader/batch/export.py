@@ -1,7 +1,7 @@
 """grades.csv: one row per student, with the scores per graded function and review flags.
 
 ``GradesCsvExport`` is an nbgrader export plugin, so ``nbgrader export
---ExportApp.plugin_class=grader.export.GradesCsvExport`` writes the same file;
+--ExportApp.plugin_class=grader.batch.export.GradesCsvExport`` writes the same file;
 ``python -m grader export`` calls it directly.
 """
 

@@ -1,15 +1,15 @@
 """The maker: call a learner's graded functions and record what they *made*.
 
-    python -m grader.maker JOB
+    python -m grader.cleanroom.maker JOB
 
 This is the one place where the batch grader runs extracted learner code for a score
-(``grader.cleanroom`` builds the job and reads the result; ``grader.isolated`` runs this
+(``grader.cleanroom`` builds the job and reads the result; ``grader.batch.task`` runs this
 module in a sandbox of its own). Everything here runs next to learner code, so nothing
 it writes is believed: it records *artefacts*, which the grader checks on its own.
 
 - ``djmodel`` and ``music_inference_model`` are called with fresh layers of the job's
   sizes, names and weights; the models they return are serialised (Keras config and
-  weights). A separate judge (``grader.modelrun``) rebuilds each model in safe mode and
+  weights). A separate judge (``grader.cleanroom.modelrun``) rebuilds each model in safe mode and
   runs it on inputs the maker never saw, so a forged artefact only scores if it is a
   model that behaves like the right answer.
 - ``predict_and_sample`` is called with the grader's sampling *test model* (not an
@@ -20,97 +20,32 @@ Each function runs in a child process of its own (forked: a function cannot touc
 another's artefacts, and a crash loses only its own), which writes
 ``artefacts-<index>.json`` in the working folder. The job holds no reference, no
 expected output and no judging code; this module imports only the standard library,
-NumPy, Keras and ``jazz_utils`` (the layers are made as the public checks make them), so
-that the sandbox can hold it without holding any answer.
+NumPy, Keras, ``jazz_utils`` (the layers are made as the public checks make them) and
+``grader.calling`` (which imports no more), so that the sandbox can hold it without
+holding any answer.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import io
 import json
-import logging
 import os
 import signal
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader.calling import arrays, call, describe_error, quiet, sample_evidence, sampling_model
 from jazz_utils.lstm_harness import fresh_layers
 from jazz_utils.lstm_reference import Sizes, Weights
 
-MESSAGE_LIMIT = 300
-"""Longest error message kept from learner code, in characters."""
-
 ARTEFACT_LIMIT = 20_000_000
 """Largest artefact file the grader reads back, in bytes."""
-
-
-def describe_error(error: BaseException) -> str:
-    """A one-line, length-limited description of an exception raised by learner code."""
-    try:
-        text = " ".join(str(error).split())
-    except Exception:  # an exception whose message cannot be read
-        text = ""
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 3] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence everything printed while learner code and Keras run.
-
-    Python-level stdout/stderr go to buffers, file descriptors 1 and 2 to the null
-    device (TensorFlow's C++ logging writes there), warnings and logging are off.
-    A grade cell therefore never writes to stderr, whatever the learner's code prints.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    saved_fds: list[tuple[int, int]] = []
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in (1, 2):
-            with contextlib.suppress(OSError):
-                saved_fds.append((fd, os.dup(fd)))
-                os.dup2(devnull, fd)
-        previous_disable = logging.root.manager.disable
-        logging.disable(logging.CRITICAL)
-        try:
-            with (
-                warnings.catch_warnings(),
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            logging.disable(previous_disable)
-    finally:
-        for fd, saved in saved_fds:
-            with contextlib.suppress(OSError):
-                os.dup2(saved, fd)
-                os.close(saved)
-        os.close(devnull)
-
-
-def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Call learner code; return (result, None) or (None, description of what it raised)."""
-    try:
-        return function(*args, **kwargs), None
-    except (Exception, SystemExit) as error:  # learner code may raise anything
-        return None, describe_error(error)
-
-
-def _arrays(values: list[Any]) -> list[np.ndarray]:
-    return [np.asarray(v, dtype=np.float32) for v in values]
 
 
 def given_layers(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -122,50 +57,6 @@ def given_layers(spec: dict[str, Any]) -> tuple[Any, Any, Any]:
     """
     sizes = Sizes(n_values=int(spec["n_values"]), n_a=int(spec["n_a"]))
     return fresh_layers(sizes, Weights.of(spec["lstm"], spec["dense"]), names=spec["names"])
-
-
-def sampling_model(spec: dict[str, Any]) -> Any:
-    """The sampling test model of ``grader.reference.SamplingCase`` as a keras.Model.
-
-    Inputs x0 (m, 1, n_values), a0 and c0 (m, n_a); ``spec["heads"]`` holds each step's
-    Dense weights [kernel (n_values + 2 n_a, n_values), bias (n_values,)].
-    """
-    import keras
-
-    n_values, n_a = int(spec["n_values"]), int(spec["n_a"])
-    x0 = keras.Input(shape=(1, n_values))
-    a0 = keras.Input(shape=(n_a,))
-    c0 = keras.Input(shape=(n_a,))
-    features = keras.layers.Concatenate()([keras.layers.Reshape((n_values,))(x0), a0, c0])
-    outputs = []
-    for weights in spec["heads"]:
-        head = keras.layers.Dense(n_values, activation="softmax")
-        outputs.append(head(features))
-        head.set_weights(_arrays(weights))
-    return keras.Model(inputs=[x0, a0, c0], outputs=outputs)
-
-
-def sample_evidence(result: Any) -> dict[str, Any]:
-    """What ``predict_and_sample`` returned, as JSON data (or the error in it)."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        return {"error": f"expected (results, indices), got {type(result).__name__}"}
-    try:
-        results = np.asarray(result[0], dtype=np.float64)
-        indices = np.asarray(result[1])
-        integral = bool(np.issubdtype(indices.dtype, np.integer)) or bool(
-            np.issubdtype(indices.dtype, np.floating) and np.all(np.mod(indices, 1) == 0)
-        )
-        if results.size > 100_000 or indices.size > 100_000:
-            return {"error": "the results are far larger than the model's outputs"}
-        return {
-            "results": results.tolist(),
-            "results_shape": list(results.shape),
-            "indices": indices.astype(np.float64).tolist(),
-            "indices_shape": list(indices.shape),
-            "indices_integral": integral,
-        }
-    except Exception as error:
-        return {"error": describe_error(error)}
 
 
 def serialise(model: Any) -> dict[str, Any]:
@@ -207,7 +98,7 @@ def _make(function: Callable[..., Any], item: dict[str, Any]) -> dict[str, Any]:
         model = sampling_model(item)
         samples = {}
         for variant, initializers in item["initializers"].items():
-            result, error = call(function, model, *_arrays(initializers))
+            result, error = call(function, model, *arrays(initializers))
             samples[variant] = sample_evidence(result) if error is None else {"error": error}
         return samples
     lstm, dense, reshaper = given_layers(item)
@@ -286,7 +177,9 @@ def _child(item: dict[str, Any], out: Path) -> None:
         code = 0
     except BaseException as error:  # reported in the sandbox's log; the grader sees no file
         with contextlib.suppress(Exception):
-            sys.stderr.write(f"grader.maker: {item.get('function')}: {describe_error(error)}\n")
+            sys.stderr.write(
+                f"grader.cleanroom.maker: {item.get('function')}: {describe_error(error)}\n"
+            )
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -337,10 +230,13 @@ def _wait(pid: int, deadline: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.maker JOB [SECONDS]``: artefacts beside JOB; 0 when all went well."""
+    """``python -m grader.cleanroom.maker JOB [SECONDS]``: artefacts beside JOB.
+
+    Returns 0 when all went well.
+    """
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m grader.maker JOB [SECONDS]", file=sys.stderr)
+        print("usage: python -m grader.cleanroom.maker JOB [SECONDS]", file=sys.stderr)
         return 2
     timeout = float(args[1]) if len(args) == 2 else 600.0
     return run(Path(args[0]), timeout)

@@ -4,9 +4,9 @@ The batch grader runs ``nbgrader autograde`` for one submission inside its (trus
 long-lived) worker process: nbgrader's converter reads the scratch course, restores the
 grade cells and writes the scores, and nothing of it is reachable by learner code. Only
 the kernel, the process that executes the notebook, starts in a sandbox
-(``grader.jail``), through ``JailedKernelManager``:
+(``grader.sandbox.launcher``), through ``JailedKernelManager``:
 
-- the kernel command is wrapped in ``python -m grader.jail SPEC --``;
+- the kernel command is wrapped in ``python -m grader.sandbox.launcher SPEC --``;
 - the kernel talks to nbgrader over ZeroMQ's ``ipc`` transport (Unix sockets in the
   kernel's own folder), which crosses the sandbox's network namespace where TCP on the
   host's loopback would not;
@@ -34,10 +34,12 @@ from grader.rubric import ASSIGNMENT_ID
 
 
 class JailedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs under ``python -m grader.jail``."""
+    """A kernel manager whose kernel runs under ``python -m grader.sandbox.launcher``."""
 
     jail_spec_file = Unicode(
-        "", config=True, help="the sandbox spec (``grader.jail.JailSpec`` as JSON) of the kernel"
+        "",
+        config=True,
+        help="the sandbox spec (``grader.sandbox.spec.JailSpec`` as JSON) of the kernel",
     )
     kernel_uid = Integer(-1, config=True, help="user id the kernel runs as (-1: the grader's own)")
     launch_cwd = Unicode(
@@ -61,7 +63,14 @@ class JailedKernelManager(AsyncKernelManager):
         command = super().format_kernel_cmd(extra_arguments)
         if not self.jail_spec_file:
             raise RuntimeError("JailedKernelManager.jail_spec_file is not set")
-        return [sys.executable, "-m", "grader.jail", self.jail_spec_file, "--", *command]
+        return [
+            sys.executable,
+            "-m",
+            "grader.sandbox.launcher",
+            self.jail_spec_file,
+            "--",
+            *command,
+        ]
 
 
 def autograde(

@@ -1,8 +1,8 @@
 """The model judge's hands: rebuild the models a learner's code made and run them.
 
-    python -m grader.modelrun JOB OUT
+    python -m grader.cleanroom.modelrun JOB OUT
 
-The maker (``grader.maker``) wrote each model a learner's function returned as an
+The maker (``grader.cleanroom.maker``) wrote each model a learner's function returned as an
 artefact (Keras config and weights). This process, in a sandbox of its own under a user
 of its own, runs no learner code: it rebuilds each model with Keras's safe mode (a
 ``Lambda`` layer's Python code is refused, never run), gives it its weights, and runs it
@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.maker import describe_error, plain_evidence, quiet
+from grader.calling import describe_error, quiet
+from grader.cleanroom.maker import plain_evidence
 from jazz_utils.lstm_harness import as_arrays, shape_of
 
 MAX_LAYERS = 2_000
@@ -161,10 +162,10 @@ def run(job_path: Path, out_path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.modelrun JOB OUT``."""
+    """``python -m grader.cleanroom.modelrun JOB OUT``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m grader.modelrun JOB OUT", file=sys.stderr)
+        print("usage: python -m grader.cleanroom.modelrun JOB OUT", file=sys.stderr)
         return 2
     code = run(Path(args[0]), Path(args[1]))
     with contextlib.suppress(Exception):

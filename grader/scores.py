@@ -1,7 +1,7 @@
 """Grading results: what grading one submission found, and how it is written to the course.
 
 The batch grader (``grader.batch``) grades each submission in sandboxes on a Dask worker
-(``grader.isolated``): ``nbgrader autograde`` runs the notebook (its executed copy is
+(``grader.batch.task``): ``nbgrader autograde`` runs the notebook (its executed copy is
 the learner's feedback), and the clean-room regrade (``grader.cleanroom``) scores every
 graded function from what it makes, judged outside every sandbox that ran learner code.
 The worker returns a ``SubmissionResult``; the batch's one writing process passes it to
@@ -21,8 +21,48 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from grader import cleanroom, rubric
+from grader import judges, rubric
 from grader.course import Course, open_gradebook
+
+
+@dataclass
+class CleanRoomResult:
+    """Scores and verdicts of the clean-room regrade of one submission.
+
+    Attributes:
+        scores: points per grade cell id.
+        verdicts: the judged rubric per grade cell id.
+        notes: what went wrong in the clean room itself (a process that ended early, ...).
+        programs: the extracted source of each graded function.
+        diagnoses: for a function that lost points, what the notebook's public check
+            says of it (learner feedback only: it ran next to learner code).
+    """
+
+    scores: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, judges.Verdict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    programs: dict[str, str] = field(default_factory=dict)
+    diagnoses: dict[str, str] = field(default_factory=dict)
+
+    def lost_points(self) -> list[str]:
+        """The graded functions that scored below their points."""
+        return [
+            function
+            for function in rubric.GRADED_FUNCTIONS
+            if any(
+                self.scores.get(cell.grade_id, 0.0) < cell.points
+                for cell in rubric.cells_of(function)
+            )
+        ]
+
+    def report(self, grade_id: str) -> str:
+        """The judged checks of ``grade_id``, with the public check's words if it failed."""
+        verdict = self.verdicts[grade_id]
+        text = verdict.report()
+        function = rubric.GRADE_CELLS_BY_ID[grade_id].function
+        if verdict.points < verdict.max_points and self.diagnoses.get(function):
+            text += f"\nThe notebook's check of {function} says: {self.diagnoses[function]}"
+        return text
 
 
 @dataclass
@@ -41,7 +81,7 @@ class SubmissionResult:
 
     student: str
     notebook_error: str | None
-    clean: cleanroom.CleanRoomResult
+    clean: CleanRoomResult
     autograded: Path | None
     timestamp: str | None
     reasons: list[str] = field(default_factory=list)
@@ -140,25 +180,3 @@ def write_result(course: Course, result: SubmissionResult) -> None:
     (course.reviews_dir / f"{result.student}.json").write_text(json.dumps(review, indent=2))
     course.logs_dir.mkdir(parents=True, exist_ok=True)
     (course.logs_dir / f"{result.student}.log").write_text(result.log, encoding="utf-8")
-
-
-GRADING_MODULES: tuple[str, ...] = (
-    "__init__",
-    "__main__",
-    "autograde",
-    "cleanroom",
-    "cli",
-    "course",
-    "errors",
-    "export",
-    "extract",
-    "hidden",
-    "integrity",
-    "judges",
-    "nbgrader_config",
-    "preprocessors",
-    "probes",
-    "reference",
-    "rubric",
-)
-"""The grader's modules that compute or record scores (jazz_utils plays no part in them)."""

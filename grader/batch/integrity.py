@@ -3,7 +3,7 @@
 The course's own files (configuration, source, release, gradebooks) are kept in memory
 and put back if a submission changed them; the grader's code is only hashed: a change
 there means the grading environment itself was tampered with, and the run stops (see
-``grader.autograde``).
+``grader.scores``).
 """
 
 from __future__ import annotations
