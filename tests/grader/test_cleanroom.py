@@ -18,7 +18,7 @@ import pytest
 from grader import cleanroom, maker, modelrun, reference, rubric
 from grader.isolated import _read_small
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions" / "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
 SECRET = cleanroom.Secret(20261130)
 

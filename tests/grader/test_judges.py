@@ -20,7 +20,7 @@ from grader.errors import GradingError
 from grader.integrity import Snapshot
 from grader.preprocessors import skipped_when_grading
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "grader" / "nbgrader_config.py"
 
 
