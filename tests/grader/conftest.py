@@ -4,7 +4,7 @@
 batch (catalogue_batch.py), for whichever of test_mutants.py, test_cheats.py and
 test_redteam.py were collected; ``catalogue_run`` and ``redteam_run`` are its two halves.
 ``klass`` is the class of tests/grader/batch_class.py, graded in runs A, B and C once per
-session for the batch and sandbox tests.
+session for the batch and sandbox tests; ``solution`` holds the source notebook's answers.
 """
 
 from __future__ import annotations
@@ -81,3 +81,30 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from batch_class import grade_class
 
     return grade_class(tmp_path_factory.mktemp("batch"))
+
+
+@pytest.fixture(scope="module")
+def solution() -> dict[str, Any]:
+    """The source notebook's imports and graded functions, defined in one namespace."""
+    import nbformat
+    from catalogue import SOURCE, strip_markers
+
+    def meta(cell: Any) -> dict[str, Any]:
+        return cell.get("metadata", {}).get("nbgrader", {})
+
+    namespace: dict[str, Any] = {}
+    nb = nbformat.read(SOURCE, as_version=4)
+    imports = next(c for c in nb.cells if meta(c).get("grade_id") == "imports")
+    code = [
+        line for line in imports.source.splitlines() if line.startswith(("import ", "from keras"))
+    ]
+    exec("\n".join(code), namespace)
+    for cell in nb.cells:
+        if meta(cell).get("solution"):
+            source = strip_markers(cell.source).replace(
+                "x_initializer=x_initializer", "x_initializer"
+            )
+            source = source.replace("a_initializer=a_initializer", "a_initializer")
+            source = source.replace("c_initializer=c_initializer", "c_initializer")
+            exec(source, namespace)
+    return namespace
