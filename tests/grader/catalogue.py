@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
@@ -182,8 +183,18 @@ def mutants() -> list[Mutant]:
 # --- building submissions ------------------------------------------------------------
 
 
+def source_notebook() -> NotebookNode:
+    """The source notebook (solutions/), freshly read."""
+    return nbformat.read(SOURCE, as_version=4)
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict[str, Any]:
+    """A cell's nbgrader metadata (empty for a learner's own cell)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
 def _grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return nbgrader_meta(cell).get("grade_id")
 
 
 def strip_markers(source: str) -> str:

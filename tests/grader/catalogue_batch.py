@@ -119,16 +119,9 @@ def _write(folder: Path, name: str, notebook: NotebookNode) -> None:
 
 
 def _autograde(course: Path, submissions: Path, workers: int, *options: str) -> list[str]:
-    return [
-        "autograde",
-        "--course",
-        str(course),
-        "--submissions",
-        str(submissions),
-        "--workers",
-        str(workers),
-        *options,
-    ]
+    """``autograde``'s arguments: ``submissions`` into ``course``, ``workers`` at a time."""
+    where = ["--course", str(course), "--submissions", str(submissions)]
+    return ["autograde", *where, "--workers", str(workers), *options]
 
 
 def run_catalogues(

@@ -86,14 +86,11 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="module")
 def solution() -> dict[str, Any]:
     """The source notebook's imports and graded functions, defined in one namespace."""
-    import nbformat
-    from catalogue import SOURCE, strip_markers
-
-    def meta(cell: Any) -> dict[str, Any]:
-        return cell.get("metadata", {}).get("nbgrader", {})
+    from catalogue import nbgrader_meta as meta
+    from catalogue import source_notebook, strip_markers
 
     namespace: dict[str, Any] = {}
-    nb = nbformat.read(SOURCE, as_version=4)
+    nb = source_notebook()
     imports = next(c for c in nb.cells if meta(c).get("grade_id") == "imports")
     code = [
         line for line in imports.source.splitlines() if line.startswith(("import ", "from keras"))

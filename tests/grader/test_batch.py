@@ -1,20 +1,10 @@
 """Batch grading on dask.distributed (``grader.batch``): parallel, isolated, resumable.
 
-The class of tests/grader/batch_class.py is graded in three runs through ``python -m grader
-autograde``, as an instructor would run it (the session fixture ``klass``):
-
-- **A**, through a real ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1
-  (one of them killed mid-batch, a fresh one started in its place): a class with every
-  accepted layout (nbgrader's ``submitted/``, an LMS zip, ``<id>.ipynb``), an infinite
-  loop, a memory hog, a kernel that kills itself, broken JSON, a zip without a notebook
-  and a submission that tries to read the gradebook, the source notebook, the solutions
-  and another student's work;
-- **B**, on a local cluster of one worker, interrupted (SIGINT) after its first result: one
-  submission changed since A, one new;
-- **C**, the same command again: it finishes B's work and re-runs nothing else.
-
-The scores of A are compared with plain serial ``nbgrader autograde`` of the same
-submissions in a copy of the course.
+The class of tests/grader/batch_class.py (every accepted layout, every fault) is graded
+in three runs through ``python -m grader autograde``, as an instructor would (the session
+fixture ``klass``): A on a real Dask scheduler with a worker killed mid-batch, B
+interrupted, C resumed. These tests read what each run left; A's scores are compared
+with plain serial ``nbgrader autograde`` of the same submissions in a copy of the course.
 """
 
 from __future__ import annotations

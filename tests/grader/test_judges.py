@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import nbformat
 import numpy as np
 import pytest
-from catalogue import SOURCE, strip_markers
+from catalogue import nbgrader_meta, source_notebook, strip_markers
 
 from grader import hidden, judges, probes, reference, rubric
 from grader.errors import GradingError
-
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "grader" / "nbgrader_config.py"
-
-
-def _source() -> nbformat.NotebookNode:
-    return nbformat.read(SOURCE, as_version=4)
-
-
-def _meta(cell: Any) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
 
 # --- references ----------------------------------------------------------------------
 
@@ -75,8 +61,8 @@ def test_hidden_tests_give_the_solution_full_points(
 
 def _variant(solution: dict[str, Any], name: str, old: str, new: str) -> Any:
     """The solution's function ``name`` with ``old`` replaced by ``new``."""
-    nb = _source()
-    cell = next(c for c in nb.cells if _meta(c).get("grade_id") == name)
+    nb = source_notebook()
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == name)
     text = strip_markers(cell.source)
     assert text.count(old) == 1, old
     text = text.replace(old, new)

@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from catalogue import SOURCE
+from catalogue import nbgrader_meta, source_notebook
 
 from grader import extract, hidden, probes, rubric
 from grader.autograde import SubmissionResult, last_error
@@ -23,23 +23,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "grader" / "nbgrader_config.py"
 
 
-def _source() -> nbformat.NotebookNode:
-    return nbformat.read(SOURCE, as_version=4)
-
-
-def _meta(cell: Any) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 # --- the rubric and the notebook -----------------------------------------------------
 
 
 def test_rubric_matches_the_source_notebook() -> None:
-    cells = {_meta(c)["grade_id"]: c for c in _source().cells if _meta(c).get("grade")}
+    cells = {
+        nbgrader_meta(c)["grade_id"]: c
+        for c in source_notebook().cells
+        if nbgrader_meta(c).get("grade")
+    }
     assert list(cells) == [cell.grade_id for cell in rubric.GRADE_CELLS]
     for cell in rubric.GRADE_CELLS:
         notebook_cell = cells[cell.grade_id]
-        assert float(_meta(notebook_cell)["points"]) == cell.points
+        assert float(nbgrader_meta(notebook_cell)["points"]) == cell.points
         assert f'hidden.grade("{cell.grade_id}", globals().get("{cell.function}"))' in (
             notebook_cell.source
         )
@@ -50,10 +46,14 @@ def test_rubric_matches_the_source_notebook() -> None:
 
 
 def test_locked_cells_run_when_grading_exist_and_are_locked_code_cells() -> None:
-    cells = {_meta(c).get("grade_id"): c for c in _source().cells}
+    cells = {nbgrader_meta(c).get("grade_id"): c for c in source_notebook().cells}
     for grade_id in rubric.LOCKED_CELLS_RUN_WHEN_GRADING:
         cell = cells[grade_id]
-        assert cell.cell_type == "code" and _meta(cell)["locked"] and not _meta(cell)["grade"]
+        assert (
+            cell.cell_type == "code"
+            and nbgrader_meta(cell)["locked"]
+            and not nbgrader_meta(cell)["grade"]
+        )
 
 
 def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
@@ -64,8 +64,8 @@ def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
 
 def test_grading_skips_training_and_keeps_what_the_tests_need() -> None:
     skipped = {
-        _meta(c)["grade_id"]
-        for c in _source().cells
+        nbgrader_meta(c)["grade_id"]
+        for c in source_notebook().cells
         if skipped_when_grading(c, rubric.LOCKED_CELLS_RUN_WHEN_GRADING)
     }
     assert {"train", "fused_timing", "generate_corpus", "check_djmodel"} <= skipped
@@ -113,7 +113,7 @@ def test_extraction_follows_conditional_and_star_bindings() -> None:
 
 
 def test_clean_room_jobs_of_the_solution() -> None:
-    jobs = {job.function: job for job in build_jobs(_source(), _source())}
+    jobs = {job.function: job for job in build_jobs(source_notebook(), source_notebook())}
     assert set(jobs) == set(rubric.GRADED_FUNCTIONS)
     sample = "\n".join(jobs["predict_and_sample"].blocks)
     assert "x_initializer = np.zeros" in sample and "load_music_utils()" in sample
@@ -204,8 +204,8 @@ def test_ignore_pattern_drops_tensorflow_noise_only(text: str, ignored: bool) ->
 
 
 def test_grade_cells_parse_and_end_with_the_score_expression() -> None:
-    for cell in _source().cells:
-        if _meta(cell).get("grade"):
+    for cell in source_notebook().cells:
+        if nbgrader_meta(cell).get("grade"):
             tree = ast.parse(cell.source)
             last = tree.body[-1]
             assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
