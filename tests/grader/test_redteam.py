@@ -3,7 +3,7 @@
 One batch grades every attack, every honest variant and two victims (``tests/grader/redteam/``)
 next to the mutants and cheats (``tests/grader/catalogue_batch.py``: ``run_catalogues``,
 the session fixture ``redteam_run``) through ``python -m grader autograde --workers 2
---timeout 120``, as an instructor would. Then:
+--timeout 75``, as an instructor would. Then:
 
 - each attack scores at most its golden total and at most what the same work earns
   without the attack (its base mutant's golden total);
