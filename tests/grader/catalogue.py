@@ -1,15 +1,12 @@
-"""The mutant and cheat catalogues: submissions the grader must tell from a right answer.
+"""The mutant catalogue, and how a submission is built from the source notebook.
 
 A *mutant* is the source notebook with one classic mistake put into the learner's code
 (string edits on solution cells, each of which must match exactly once), turned into a
 learner's submission: the release notebook with the mutated solution cells typed in.
-Its score under the real pipeline is kept in ``tests/golden/mutant_scores.json``.
+Its score under the real pipeline is kept in ``tests/grader/golden/mutant_scores.json``.
 
-A *cheat* is a submission that tries to score without solving: it is built on the
-untouched release (or on a mutant) and must score exactly what its base scores.
-
-``run_catalogue`` grades them all with ``python -m grader`` (release, then autograde),
-exactly as an instructor would, and returns every submission's review file.
+The cheats (cheats.py) and the red-team items (redteam/) are built on these submissions;
+catalogue_batch.py grades them all in one batch.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ that tries something ``/work/shared/SECURITY.md`` forbids: forged evidence, a po
 evidence cache, reading hidden files, the network, killing processes, exhausting memory,
 processes, disk or System V IPC, files left for a later submission, patched modules,
 huge or endless output, forged notebook metadata and tricks on the intake. Each is built
-from the source notebook with the helpers of ``tests/catalogue.py`` (a release with the
+from the source notebook with the helpers of ``tests/grader/catalogue.py`` (a release with the
 solution's, a mutant's or the stubs' answers, plus the attack's code), or written into
 the submissions folder as a symlink, a zip or an oddly named file.
 
 An attack must gain nothing (its total is at most its golden total and at most its
-base's total in ``tests/golden/mutant_scores.json``), lower no one else's score (the two
+base's total in ``tests/grader/golden/mutant_scores.json``), lower no one else's score (the two
 *victims*, byte-identical copies of the solution graded after a cache-poisoning attack
 that shares their djmodel and music_inference_model programs, keep 25) and leave nothing
 behind (files in world-writable folders, System V IPC objects, processes of the
@@ -30,7 +30,11 @@ look for it in every file of the course. The names of the files, IPC keys and pr
 an attack creates carry the same batch marker, so that leftovers can be found and
 removed.
 
-``run_redteam`` grades the whole catalogue in one batch through ``python -m grader
-autograde`` and records what the tests check; ``cleanup`` removes what a successful
-attack left on this machine.
+The package holds one module per attack class (``forgery``, ``reach``, ``exhaustion``,
+``tampering``, ``intake``), the honest variants (``honest``), the building blocks
+(``base``), the catalogue itself with the victims (``items``), what a batch can leave on
+the machine (``machine``) and the red-team half of the shared batch (``run``: written
+into it, observed after it, cleaned up). The batch itself is ``run_catalogues`` in
+``tests/grader/catalogue_batch.py``, which grades the red-team items next to the mutant
+and cheat catalogues.
 """

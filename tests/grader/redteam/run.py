@@ -265,7 +265,7 @@ def cleanup(run: RedTeamRun) -> None:
 
 
 def base_totals() -> dict[str, float]:
-    """Each mutant's golden total (tests/golden/mutant_scores.json)."""
+    """Each mutant's golden total (tests/grader/golden/mutant_scores.json)."""
     table = json.loads(GOLDEN.read_text())
     return {name: float(row["total"]) for name, row in table["mutants"].items()}
 
