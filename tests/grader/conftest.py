@@ -29,7 +29,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _collected(session: pytest.Session, *modules: str) -> bool:
-    return any(item.module.__name__ in modules for item in session.items if item.module)
+    names = {getattr(getattr(item, "module", None), "__name__", None) for item in session.items}
+    return bool(names & set(modules))
 
 
 @pytest.fixture(scope="session")
