@@ -10,7 +10,6 @@ session for the batch and sandbox tests; ``solution`` holds the source notebook'
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,13 +33,12 @@ def _collected(session: pytest.Session, *modules: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def catalogues(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Any]:
-    """Every catalogue this session tests, graded once in one batch; cleaned up at the end.
+def catalogues(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
+    """Every catalogue this session tests, graded once in one batch.
 
     The red-team items join only as root (see test_redteam.py), and only when their tests
-    were collected; the mutants and cheats only when theirs were.
+    were collected; the mutants and cheats only when theirs were. What the attacks left on
+    the machine is recorded, then removed at once, before any other test grades.
     """
     from catalogue_batch import run_catalogues
     from redteam.run import cleanup
@@ -50,11 +48,9 @@ def catalogues(
     catalogue = _collected(session, *CATALOGUE_MODULES) or not redteam
     found = run_catalogues(tmp_path_factory.mktemp("catalogues"), catalogue, redteam)
     print(f"\ncatalogue batch: { ({k: round(v) for k, v in _seconds(found).items()}) } s")
-    try:
-        yield found
-    finally:
-        if found.redteam is not None:
-            cleanup(found.redteam)
+    if found.redteam is not None:
+        cleanup(found.redteam)
+    return found
 
 
 def _seconds(found: Any) -> dict[str, float]:
