@@ -1,7 +1,7 @@
 """What is graded: the assignment's names, its grade cells and the cells grading runs.
 
 The points live in the source notebook's nbgrader metadata; this table repeats them
-so that the grader can check the notebook against it (``tests/test_grading.py``) and
+so that the grader can check the notebook against it (``tests/grader/test_scores.py``) and
 report scores per graded function.
 """
 

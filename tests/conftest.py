@@ -1,8 +1,11 @@
-"""Shared pytest setup: a private cache folder and the fixture builder."""
+"""Shared pytest setup: a private cache folder, and the ``--update-golden`` option.
+
+``--update-golden`` is used only by the grader's tests (tests/grader/), but pytest reads
+command-line options only from the conftest.py files it finds before collecting, so it
+is declared here.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -18,26 +21,10 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--update-golden``: rewrite the golden tables in tests/golden/ from this run."""
+    """``--update-golden``: rewrite the golden tables in tests/grader/golden/ from this run."""
     parser.addoption(
         "--update-golden",
         action="store_true",
         default=False,
-        help="rewrite tests/golden/ from this run instead of comparing with it",
+        help="rewrite tests/grader/golden/ from this run instead of comparing with it",
     )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker of the mutant and cheat catalogue tests."""
-    config.addinivalue_line(
-        "markers",
-        "catalogue: grades the mutant and cheat catalogues through python -m grader (runs in CI)",
-    )
-
-
-@pytest.fixture(scope="session")
-def catalogue_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Every mutant and cheat graded once through ``python -m grader`` (tests/catalogue.py)."""
-    from catalogue import run_catalogue
-
-    return run_catalogue(tmp_path_factory.mktemp("catalogue"))

@@ -65,7 +65,7 @@ def test_no_star_imports_and_no_sys_path_patching() -> None:
     sources = [
         *ROOT.glob("jazz_utils/**/*.py"),
         *ROOT.glob("grader/**/*.py"),
-        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("tests/**/*.py"),
         *ROOT.glob("tools/*.py"),
         *ROOT.glob("bench/*.py"),
     ]

@@ -1,8 +1,9 @@
 """The red-team suite: every attack gains nothing, harms no one and leaves nothing behind.
 
-One batch (``tests/redteam.py``: ``run_redteam``) grades every attack, every honest
-variant and two victims through ``python -m grader autograde --workers 2 --timeout
-120``, as an instructor would. Then:
+One batch grades every attack, every honest variant and two victims (``tests/grader/redteam/``)
+next to the mutants and cheats (``tests/grader/catalogue_batch.py``: ``run_catalogues``,
+the session fixture ``redteam_run``) through ``python -m grader autograde --workers 2
+--timeout 75``, as an instructor would. Then:
 
 - each attack scores at most its golden total and at most what the same work earns
   without the attack (its base mutant's golden total);
@@ -16,7 +17,8 @@ variant and two victims through ``python -m grader autograde --workers 2 --timeo
 - no file of the course holds the secret notebook's marker or an attack's leak line, and
   no result file is oversized.
 
-``pytest tests/test_redteam.py --update-golden`` rewrites ``tests/golden/redteam_scores.json``
+``pytest tests/grader/test_redteam.py --update-golden`` rewrites
+``tests/grader/golden/redteam_scores.json``
 from the run (an attack's total is never recorded above its base's); review the diff.
 ``REDTEAM_SKIP=name,name`` leaves items out (their tests skip): for a grader that stops
 a whole batch on one entry.
@@ -26,25 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from redteam import (
-    ATTACK,
-    CLASSES,
-    FULL_MARKS,
-    HONEST,
-    MALFORMED,
-    REDTEAM_GOLDEN,
-    VICTIMS,
-    RedTeamRun,
-    base_totals,
-    cleanup,
-    golden_rows,
-    items,
-    run_redteam,
-)
+from redteam.base import ATTACK, CLASSES, FULL_MARKS, HONEST, MALFORMED, REDTEAM_GOLDEN, VICTIMS
+from redteam.items import items
+from redteam.run import RedTeamRun, base_totals, golden_rows
 
 pytestmark = [
     pytest.mark.catalogue,
@@ -59,20 +48,6 @@ ATTACKS = [name for name, item in ITEMS.items() if item.group == ATTACK]
 GRADED_ATTACKS = [name for name in ATTACKS if not ITEMS[name].intake]
 INTAKE = [name for name in ATTACKS if ITEMS[name].intake]
 HONEST_VARIANTS = [name for name, item in ITEMS.items() if item.group == HONEST]
-
-
-@pytest.fixture(scope="module")
-def redteam_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedTeamRun]:
-    """The whole catalogue graded in one batch; what it left is removed afterwards."""
-    run = run_redteam(tmp_path_factory.mktemp("redteam"))
-    print(
-        f"red-team batch: {len(run.items)} entries, release {run.seconds['release']:.0f} s, "
-        f"autograde {run.seconds['autograde']:.0f} s"
-    )
-    try:
-        yield run
-    finally:
-        cleanup(run)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRADER = ROOT / "grader"
 
 FLOORS: dict[str, int] = {"core": 0, "sandbox": 1, "cleanroom": 2, "batch": 3, "cli": 4}

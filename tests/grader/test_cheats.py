@@ -2,8 +2,8 @@
 
 Each cheat is a submission built on the untouched release (or on a mutant) that edits
 or deletes test cells, patches modules, hooks IPython, exits the kernel, reads hidden
-tests or writes to the course's files (tests/catalogue.py); it is graded through
-``python -m grader`` next to the mutants.
+tests or writes to the course's files (tests/grader/cheats.py); it is graded through
+``python -m grader`` in the same batch as the mutants (tests/grader/catalogue_batch.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from catalogue import GOLDEN, NOTEBOOK, CatalogueRun, cheats
+from catalogue import GOLDEN, NOTEBOOK
+from catalogue_batch import CatalogueRun
+from cheats import cheats
 
 pytestmark = pytest.mark.catalogue
 

@@ -1,4 +1,5 @@
-"""The grader's parts: rubric, references, hidden-test helpers, extraction, configuration."""
+"""The rubric and the notebook, extraction for the clean room, final scores and reviews,
+and the course's nbgrader configuration."""
 
 from __future__ import annotations
 
@@ -9,59 +10,32 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import numpy as np
 import pytest
-from catalogue import SOURCE, strip_markers
+from catalogue import nbgrader_meta, source_notebook
 
-from grader import extract, hidden, judges, probes, reference, rubric
+from grader import extract, hidden, probes, rubric
 from grader.batch.integrity import Snapshot
 from grader.cleanroom.evidence import build_jobs
-from grader.errors import GradingError
 from grader.preprocessors import skipped_when_grading
 from grader.scores import CleanRoomResult, SubmissionResult, last_error
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "grader" / "nbgrader_config.py"
-
-
-def _source() -> nbformat.NotebookNode:
-    return nbformat.read(SOURCE, as_version=4)
-
-
-def _meta(cell: Any) -> dict[str, Any]:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-@pytest.fixture(scope="module")
-def solution() -> dict[str, Any]:
-    """The source notebook's imports and graded functions, defined in one namespace."""
-    namespace: dict[str, Any] = {}
-    nb = _source()
-    imports = next(c for c in nb.cells if _meta(c).get("grade_id") == "imports")
-    code = [
-        line for line in imports.source.splitlines() if line.startswith(("import ", "from keras"))
-    ]
-    exec("\n".join(code), namespace)
-    for cell in nb.cells:
-        if _meta(cell).get("solution"):
-            source = strip_markers(cell.source).replace(
-                "x_initializer=x_initializer", "x_initializer"
-            )
-            source = source.replace("a_initializer=a_initializer", "a_initializer")
-            source = source.replace("c_initializer=c_initializer", "c_initializer")
-            exec(source, namespace)
-    return namespace
 
 
 # --- the rubric and the notebook -----------------------------------------------------
 
 
 def test_rubric_matches_the_source_notebook() -> None:
-    cells = {_meta(c)["grade_id"]: c for c in _source().cells if _meta(c).get("grade")}
+    cells = {
+        nbgrader_meta(c)["grade_id"]: c
+        for c in source_notebook().cells
+        if nbgrader_meta(c).get("grade")
+    }
     assert list(cells) == [cell.grade_id for cell in rubric.GRADE_CELLS]
     for cell in rubric.GRADE_CELLS:
         notebook_cell = cells[cell.grade_id]
-        assert float(_meta(notebook_cell)["points"]) == cell.points
+        assert float(nbgrader_meta(notebook_cell)["points"]) == cell.points
         assert f'hidden.grade("{cell.grade_id}", globals().get("{cell.function}"))' in (
             notebook_cell.source
         )
@@ -72,10 +46,14 @@ def test_rubric_matches_the_source_notebook() -> None:
 
 
 def test_locked_cells_run_when_grading_exist_and_are_locked_code_cells() -> None:
-    cells = {_meta(c).get("grade_id"): c for c in _source().cells}
+    cells = {nbgrader_meta(c).get("grade_id"): c for c in source_notebook().cells}
     for grade_id in rubric.LOCKED_CELLS_RUN_WHEN_GRADING:
         cell = cells[grade_id]
-        assert cell.cell_type == "code" and _meta(cell)["locked"] and not _meta(cell)["grade"]
+        assert (
+            cell.cell_type == "code"
+            and nbgrader_meta(cell)["locked"]
+            and not nbgrader_meta(cell)["grade"]
+        )
 
 
 def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
@@ -94,146 +72,14 @@ def test_hidden_tests_do_not_depend_on_the_public_checks() -> None:
 
 def test_grading_skips_training_and_keeps_what_the_tests_need() -> None:
     skipped = {
-        _meta(c)["grade_id"]
-        for c in _source().cells
+        nbgrader_meta(c)["grade_id"]
+        for c in source_notebook().cells
         if skipped_when_grading(c, rubric.LOCKED_CELLS_RUN_WHEN_GRADING)
     }
     assert {"train", "fused_timing", "generate_corpus", "check_djmodel"} <= skipped
     assert not skipped & {"imports", "layers", "djmodel", "test_djmodel_shapes"}
     learner = nbformat.v4.new_code_cell("x = 1")
     assert not skipped_when_grading(learner, rubric.LOCKED_CELLS_RUN_WHEN_GRADING)
-
-
-# --- references ----------------------------------------------------------------------
-
-
-def test_numpy_reference_equals_keras_fused_lstm() -> None:
-    keras = pytest.importorskip("keras")
-    for case in (*reference.DJ_EQUIVALENCE, reference.DJ_SHAPES):
-        X, a0, c0 = case.inputs("random")
-        lstm = keras.layers.LSTM(case.sizes.n_a, return_sequences=True)
-        dense = keras.layers.Dense(case.sizes.n_values, activation="softmax")
-        lstm.build(X.shape)
-        dense.build((None, case.sizes.n_a))
-        lstm.set_weights(case.weights().lstm_list())
-        dense.set_weights(case.weights().dense_list())
-        fused = keras.ops.convert_to_numpy(dense(lstm(X, initial_state=[a0, c0])))
-        np.testing.assert_allclose(np.swapaxes(fused, 0, 1), case.reference("random"), atol=1e-5)
-
-
-def test_cases_are_unambiguous_and_tell_mistakes_apart() -> None:
-    for case in (*reference.DJ_EQUIVALENCE, reference.DJ_SHAPES, reference.DJ_SHARING):
-        assert case.sizes.n_a != 64 and case.sizes.n_values < 20
-        for kind in ("random", "constant"):
-            assert reference.smallest_margin(case.reference(kind)) > 1e-3
-    for case in (*reference.INF_GREEDY, *reference.INF_SHAPES):
-        assert reference.smallest_margin(case.reference()) > 1e-3
-    greedy = reference.INF_GREEDY[0].reference().argmax(axis=-1)
-    assert len(set(greedy[:, 0])) > 1  # the greedy sequence moves: feeding x0 differs
-    sampling = reference.SAMPLING
-    sequences = {v: tuple(sampling.reference_indices(v)) for v in ("zeros", "base", "x", "a", "c")}
-    assert len(set(sequences.values())) == 5  # each initializer changes the sample
-
-
-# --- hidden-test helpers -------------------------------------------------------------
-
-
-def test_hidden_tests_give_the_solution_full_points(
-    solution: dict[str, Any], capfd: pytest.CaptureFixture[str]
-) -> None:
-    scores = {
-        cell.grade_id: hidden.grade(cell.grade_id, solution[cell.function])
-        for cell in rubric.GRADE_CELLS
-    }
-    assert scores == {cell.grade_id: float(cell.points) for cell in rubric.GRADE_CELLS}
-    assert all(type(points) is float for points in scores.values())
-    out, err = capfd.readouterr()
-    assert err == ""  # a grade cell never writes to stderr
-    assert "FAIL" not in out
-
-
-def _variant(solution: dict[str, Any], name: str, old: str, new: str) -> Any:
-    """The solution's function ``name`` with ``old`` replaced by ``new``."""
-    nb = _source()
-    cell = next(c for c in nb.cells if _meta(c).get("grade_id") == name)
-    text = strip_markers(cell.source)
-    assert text.count(old) == 1, old
-    text = text.replace(old, new)
-    for argument in ("x_initializer", "a_initializer", "c_initializer"):
-        text = text.replace(f"{argument}={argument}", argument)
-    namespace = dict(solution)
-    exec(text, namespace)
-    return namespace[name]
-
-
-@pytest.mark.parametrize(
-    ("name", "old", "new", "expected"),
-    [
-        (
-            "djmodel",
-            "initial_state=[a, c]",
-            "initial_state=[a0, c0]",
-            {"test_djmodel_shapes": 2, "test_djmodel_sharing": 3, "test_djmodel_equivalence": 1},
-        ),
-        (
-            "djmodel",
-            "x = X[:, t, :]",
-            "x = X[:, 0, :]",
-            {"test_djmodel_equivalence": 3},
-        ),
-        (
-            "music_inference_model",
-            "        x = RepeatVector(1)(x)\n",
-            "        x = x0\n",
-            {"test_inference_shapes": 2, "test_inference_sharing": 3, "test_inference_greedy": 1},
-        ),
-        (
-            "predict_and_sample",
-            "results = keras.utils.to_categorical(indices[:, 0], num_classes=n_values)",
-            "results = np.array(pred)[:, 0, :]",
-            {"test_sample_shapes": 1, "test_sample_initializers": 3},
-        ),
-    ],
-)
-def test_partial_credit_names_the_mistake(
-    solution: dict[str, Any], name: str, old: str, new: str, expected: dict[str, float]
-) -> None:
-    function = _variant(solution, name, old, new)
-    for grade_id, points in expected.items():
-        assert hidden.grade(grade_id, function) == points, grade_id
-
-
-def test_a_missing_function_scores_zero_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
-    assert hidden.grade("test_djmodel_shapes", None) == 0.0
-    assert "djmodel is not defined" in capsys.readouterr().out
-
-
-def test_an_unknown_grade_cell_is_an_error() -> None:
-    with pytest.raises(GradingError, match="no hidden test"):
-        hidden.grade("test_nothing", None)
-
-
-@pytest.mark.parametrize(
-    "evidence",
-    [{}, {"error": "boom"}, {"cases": "junk"}, {"cases": [None, 3]}, {"is_model": True}, [1, 2]],
-)
-def test_judges_score_malformed_evidence_zero(evidence: Any) -> None:
-    for cell in rubric.GRADE_CELLS:
-        verdict = judges.judge(cell.grade_id, evidence)
-        assert verdict.points == 0.0 and verdict.max_points == cell.points
-
-
-def test_probes_silence_learner_output(capfd: pytest.CaptureFixture[str]) -> None:
-    import sys
-
-    def noisy(*args: Any, **kwargs: Any) -> None:
-        print("to stdout")
-        print("to stderr", file=sys.stderr)
-        raise SystemExit(3)
-
-    evidence = probes.collect("test_djmodel_shapes", noisy, "djmodel")
-    assert evidence == {"error": "SystemExit: 3"}
-    assert capfd.readouterr() == ("", "")
 
 
 # --- extraction for the clean room ---------------------------------------------------
@@ -275,7 +121,7 @@ def test_extraction_follows_conditional_and_star_bindings() -> None:
 
 
 def test_clean_room_jobs_of_the_solution() -> None:
-    jobs = {job.function: job for job in build_jobs(_source(), _source())}
+    jobs = {job.function: job for job in build_jobs(source_notebook(), source_notebook())}
     assert set(jobs) == set(rubric.GRADED_FUNCTIONS)
     sample = "\n".join(jobs["predict_and_sample"].blocks)
     assert "x_initializer = np.zeros" in sample and "load_music_utils()" in sample
@@ -366,8 +212,8 @@ def test_ignore_pattern_drops_tensorflow_noise_only(text: str, ignored: bool) ->
 
 
 def test_grade_cells_parse_and_end_with_the_score_expression() -> None:
-    for cell in _source().cells:
-        if _meta(cell).get("grade"):
+    for cell in source_notebook().cells:
+        if nbgrader_meta(cell).get("grade"):
             tree = ast.parse(cell.source)
             last = tree.body[-1]
             assert isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)

@@ -334,3 +334,39 @@ def test_copy_refuses_a_linked_folder(tmp_path: Path, subs: Path, secret: Path) 
 def test_write_private_refuses_paths_outside(tmp_path: Path) -> None:
     with pytest.raises(SubmissionError):
         write_private(tmp_path, tmp_path / "a" / ".." / "b", {"x": b"1"})
+
+
+def test_intake_reads_every_layout_and_keeps_malformed_entries(tmp_path: Path) -> None:
+    good = nbformat.writes(nbformat.v4.new_notebook()).encode()
+    (tmp_path / "a" / "jazz_solo").mkdir(parents=True)
+    (tmp_path / "a" / "jazz_solo" / NOTEBOOK).write_bytes(good)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "mine.ipynb").write_bytes(good)
+    (tmp_path / "c.ipynb").write_bytes(good)
+    with zipfile.ZipFile(tmp_path / "d.zip", "w") as archive:
+        archive.writestr("deep/er/x.ipynb", good)
+        archive.writestr("timestamp.txt", "2026-01-01 00:00:00")
+    (tmp_path / "e.zip").write_bytes(b"not a zip")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "g.ipynb").write_bytes(b"\xff\xfe")
+    (tmp_path / "notes.txt").write_text("ignored")
+    entries = {e.student: e for e in discover(tmp_path)}
+    assert sorted(entries) == [*"abcdefg", "notes.txt"]
+    assert entries["notes.txt"].malformed  # every entry gets a row, none is skipped
+    assert not any(entries[s].malformed for s in "abcd")
+    assert entries["d"].timestamp == "2026-01-01 00:00:00"
+    assert "zip" in entries["e"].problem and "no notebook" in entries["f"].problem
+    assert "UTF-8" in entries["g"].problem
+    assert entries["a"].digest == entries["b"].digest == entries["c"].digest  # same notebook
+    assert entries["d"].digest != entries["a"].digest  # the same one with a timestamp
+    (tmp_path / "a.zip").write_bytes(b"")
+    rows = {e.student: e for e in discover(tmp_path)}  # a second entry never stops the class
+    duplicates = [e for s, e in rows.items() if s.startswith("duplicate-")]
+    assert len(duplicates) == 1 and "a second entry for id a" in duplicates[0].problem
+    assert not rows["a"].malformed
+
+
+def test_notebook_problem_names_what_is_wrong() -> None:
+    assert notebook_problem(nbformat.writes(nbformat.v4.new_notebook()).encode()) is None
+    assert "not a readable notebook" in notebook_problem(b'{"cells": [')
+    assert "not a readable notebook" in notebook_problem(b'{"nbformat": 4}')

@@ -39,7 +39,7 @@ UID = 61990
 GiB = 2**30
 MiB = 2**20
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 needs_root = pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.geteuid() != 0,

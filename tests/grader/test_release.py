@@ -12,7 +12,7 @@ from catalogue import MARKERS, NOTEBOOK, SOURCE
 
 from grader.course import check_release, release
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RELEASED = ROOT / "notebooks" / NOTEBOOK
 STUB_MESSAGE = "Exercise not done yet"
 VOLATILE_CELL_METADATA = ("execution", "collapsed", "scrolled", "jp-MarkdownHeadingCollapsed")

@@ -1,8 +1,8 @@
 """The clean room's trusted path: cases drawn per batch, artefacts made, models judged.
 
 These tests run the maker's and the model judge's code in this process (the sandboxes
-around them are tested in tests/test_jail.py and tests/test_batch.py): what a forger can
-put into an artefact or an evidence file, and what it gains.
+around them are tested in tests/grader/test_sandbox*.py and tests/grader/test_batch.py):
+what a forger can put into an artefact or an evidence file, and what it gains.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from grader.cleanroom import evidence as cleanroom
 from grader.cleanroom import maker, modelrun
 from grader.sandbox.scratch import read_small
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions" / "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
 SECRET = cleanroom.Secret(20261130)
 
@@ -46,21 +46,34 @@ def _jobs(replace: dict[str, str] | None = None) -> list[cleanroom.FunctionJob]:
 
 
 def _grade(
-    jobs: list[cleanroom.FunctionJob], tmp_path: Path, secret: cleanroom.Secret = SECRET
+    jobs: list[cleanroom.FunctionJob],
+    tmp_path: Path,
+    secret: cleanroom.Secret = SECRET,
+    memo: dict[str, Any] | None = None,
 ) -> scores.CleanRoomResult:
-    """Make, judge and score ``jobs`` in this process, as the sandboxes would."""
+    """Make, judge and score ``jobs`` in this process, as the sandboxes would.
+
+    With ``memo`` (a dict kept between calls under one secret), a function whose maker item
+    (its program and the drawn cases) was made before, or a model run judged before, is
+    not run again: both are deterministic, and the batch grader reuses them the same way.
+    """
     request = cleanroom.maker_request(jobs, secret)
     owners = cleanroom.case_owners(secret)
     artefacts: dict[str, Any] = {}
     samples: Any = {"error": "no result"}
     for index, item in enumerate(request["functions"]):
-        out = tmp_path / f"artefacts-{index}.json"
-        maker.make_function(item, out)
-        made = json.loads(out.read_text())["artefacts"]
+        key = "make " + json.dumps(item, sort_keys=True)
+        if memo is None or key not in memo:
+            out = tmp_path / f"artefacts-{index}.json"
+            maker.make_function(item, out)
+            made = json.loads(out.read_text())["artefacts"]
+            if memo is not None:
+                memo[key] = made
+        made = memo[key] if memo is not None else made
         artefacts.update({k: v for k, v in made.items() if owners.get(k) == item["function"]})
         samples = made.get("sampling", samples)
     model_artefacts = {k: v for k, v in artefacts.items() if k != "sampling"}
-    return _judge(jobs, model_artefacts, samples, tmp_path, secret)
+    return _judge(jobs, model_artefacts, samples, tmp_path, secret, memo)
 
 
 def _judge(
@@ -69,14 +82,25 @@ def _judge(
     samples: Any,
     tmp_path: Path,
     secret: cleanroom.Secret = SECRET,
+    memo: dict[str, Any] | None = None,
 ) -> scores.CleanRoomResult:
+    """Judge ``artefacts`` with the model judge and score them (``memo``: see ``_grade``)."""
+    request = cleanroom.judge_request(artefacts, secret)
+    keys = {
+        name: "judge " + json.dumps(run, sort_keys=True) for name, run in request["runs"].items()
+    }
+    known = memo if memo is not None else {}
+    request["runs"] = {n: r for n, r in request["runs"].items() if keys[n] not in known}
     job = tmp_path / "judge.json"
-    job.write_text(json.dumps(cleanroom.judge_request(artefacts, secret)))
+    job.write_text(json.dumps(request))
     out = tmp_path / "evidence.json"
     out.unlink(missing_ok=True)
     modelrun.run(job, out)
     judged = cleanroom.verify(json.loads(out.read_text()), secret)
     assert judged is not None
+    if memo is not None:
+        memo.update({keys[name]: facts for name, facts in judged.items()})
+        judged = {name: memo[key] for name, key in keys.items()}
     evidence = cleanroom.assemble(judged, samples, secret.cases())
     return cleanroom.judge_evidence(jobs, evidence, [], secret.cases())
 
@@ -313,8 +337,9 @@ def test_feedback_quotes_the_public_checks_diagnosis(tmp_path: Path) -> None:
 def test_every_mutant_scores_its_golden_score_whatever_the_batch_draws(tmp_path: Path) -> None:
     """Cases are drawn per batch: no mistake may pass or fail by the luck of the draw.
 
-    The mutant catalogue is graded end to end in tests/test_mutants.py under one draw;
-    here every mutant is made and judged in this process under another.
+    The mutant catalogue is graded end to end in tests/grader/test_mutants.py under one
+    draw; here every mutant is made and judged in this process under another (a function
+    the mutants share with the solution is made and judged once: see ``_grade``).
     """
     from catalogue import GOLDEN, build_mutant, mutants
 
@@ -322,10 +347,11 @@ def test_every_mutant_scores_its_golden_score_whatever_the_batch_draws(tmp_path:
     release = nbformat.read(ROOT / "notebooks" / SOURCE.name, as_version=4)
     for seed in (1,):
         secret = cleanroom.Secret(seed)
+        memo: dict[str, Any] = {}
         for mutant in mutants():
             submission = build_mutant(mutant, _source(), release)
             jobs = cleanroom.build_jobs(submission, _source())
             folder = tmp_path / f"{seed}-{mutant.name}"
             folder.mkdir()
-            result = _grade(jobs, folder, secret)
+            result = _grade(jobs, folder, secret, memo)
             assert result.scores == golden[mutant.name]["cells"], (seed, mutant.name)

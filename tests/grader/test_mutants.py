@@ -1,8 +1,9 @@
 """The mutant catalogue: the grader tells right from wrong; each mistake gets its golden score.
 
-Every row is graded through ``python -m grader`` (tests/catalogue.py); refresh the
-golden table after a deliberate rubric change with ``pytest tests/test_mutants.py
-tests/test_cheats.py --update-golden`` and review the diff.
+Every row is graded through ``python -m grader`` (tests/grader/catalogue.py), in the one
+batch of tests/grader/catalogue_batch.py; refresh the golden table after a deliberate
+rubric change with ``pytest tests/grader/test_mutants.py tests/grader/test_cheats.py
+--update-golden`` and review the diff.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 import nbformat
 import pytest
-from catalogue import GOLDEN, NOTEBOOK, CatalogueRun, cheats, golden_rows, mutants
+from catalogue import GOLDEN, NOTEBOOK, mutants
+from catalogue_batch import CatalogueRun, golden_rows
+from cheats import cheats
 
 pytestmark = pytest.mark.catalogue
 

@@ -24,7 +24,7 @@ from grader.preprocessors import (
     utf8_size,
 )
 
-CONFIG = Path(__file__).resolve().parent.parent / "grader" / "nbgrader_config.py"
+CONFIG = Path(__file__).resolve().parents[2] / "grader" / "nbgrader_config.py"
 
 pytestmark = pytest.mark.timeout(120)
 
