@@ -30,7 +30,9 @@ from jupyter_client.manager import AsyncKernelManager
 from sqlalchemy.exc import SAWarning
 from traitlets import Integer, Unicode
 
+from grader.errors import SandboxError
 from grader.rubric import ASSIGNMENT_ID
+from grader.sandbox.scratch import SOCKET_PATH_LIMIT
 
 
 class JailedKernelManager(AsyncKernelManager):
@@ -88,6 +90,14 @@ def autograde(
     Returns:
         nbgrader's ``capture_log`` result: ``success``, ``log`` and, on failure, ``error``.
     """
+    run = kernel_dir / "run"
+    sockets = f"{run / 'kernel-ipc'}-65535"
+    if len(sockets) > SOCKET_PATH_LIMIT:
+        raise SandboxError(
+            f"the kernel's sockets would have paths of {len(sockets)} characters, and a Unix "
+            f"socket's path holds at most {SOCKET_PATH_LIMIT}: grade from a shorter scratch "
+            f"folder than {kernel_dir}"
+        )
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
@@ -95,7 +105,6 @@ def autograde(
 
     config = PyFileConfigLoader("nbgrader_config.py", str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    run = kernel_dir / "run"
     config.GradingExecute.kernel_manager_class = JailedKernelManager
     config.JailedKernelManager.jail_spec_file = str(spec_file)
     config.JailedKernelManager.kernel_uid = -1 if uid is None else uid

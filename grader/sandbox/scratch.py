@@ -44,9 +44,24 @@ _LOG_LIMIT = 400_000
 """Bytes of each log kept in the outcome."""
 
 
+SOCKET_PATH_LIMIT = 107
+"""Longest path of a Unix socket (``sun_path`` holds 108 bytes with its NUL): a kernel's
+ZeroMQ sockets lie in its task folder, so that folder's path must leave room for them."""
+
+_SHORT_BASE_LENGTH = 40
+"""Longest scratch base taken from ``TMPDIR``; a longer one gives way to ``/tmp``."""
+
+
 def default_scratch_base() -> Path:
-    """This machine's scratch folder for sandboxes (one per user of the grader)."""
-    return Path(tempfile.gettempdir()) / f"jazz-batch-{os.geteuid()}"
+    """This machine's scratch folder for sandboxes (one per user of the grader).
+
+    It lies in the temporary folder (``TMPDIR``) unless that path is so long that a
+    kernel's sockets in a task folder would not fit in a Unix socket's path; then in
+    ``/tmp``.
+    """
+    name = f"jazz-batch-{os.geteuid()}"
+    base = Path(tempfile.gettempdir()) / name
+    return base if len(str(base)) <= _SHORT_BASE_LENGTH else Path("/tmp") / name
 
 
 def start_warm_kernels(base: Path | None = None) -> str:

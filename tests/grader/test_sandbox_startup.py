@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from batch_class import HONEST, ROOT, Class, run_grader
 from catalogue import NOTEBOOK, SOURCE, build_mutant, mutants
 
 from grader.sandbox.mounts import software_layout
+from grader.sandbox.scratch import remove_tree
 from grader.sandbox.software import SYSTEM_FOLDERS, hidden_sources
 
 
@@ -126,16 +128,22 @@ def test_a_cold_kernel_grades_as_a_warm_one(tmp_path: Path) -> None:
     nbformat.write(build_mutant(solution, source, release), notebook)
     script = tmp_path / "grade_both_ways.py"
     script.write_text(GRADE_BOTH_WAYS)
-    done = subprocess.run(
-        [sys.executable, str(script), str(course), str(notebook), str(tmp_path / "s"), "75"],
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    # A short scratch folder, as a machine's own is: pytest's temporary paths can be too
+    # long for the kernels' Unix sockets (see test_scratch_paths_leave_room_for_sockets).
+    scratch = Path(tempfile.mkdtemp(prefix="jz-", dir="/tmp"))
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script), str(course), str(notebook), str(scratch), "75"],
+            cwd=ROOT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=400,
+            check=False,
+        )
+    finally:
+        remove_tree(scratch)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout[-5000:]
     found = json.loads(lines[-1][len("RESULT ") :])
@@ -147,6 +155,23 @@ def test_a_cold_kernel_grades_as_a_warm_one(tmp_path: Path) -> None:
     assert not any("fork server" in n for n in cold["notebook"]["notes"])
     assert any("fork server" in n for n in warm["notebook"]["notes"])
     assert cold["notebook"]["network"] == warm["notebook"]["network"]
+
+
+def test_scratch_paths_leave_room_for_sockets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long TMPDIR gives way to /tmp, and a kernel folder too deep is refused clearly."""
+    from grader.errors import SandboxError
+    from grader.sandbox import kernelbox, scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert scratch.default_scratch_base() == Path(f"/tmp/jazz-batch-{os.geteuid()}")
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert scratch.default_scratch_base() == Path(f"/tmp/jazz-batch-{os.geteuid()}")
+    with pytest.raises(SandboxError, match="Unix socket"):
+        kernelbox.autograde(Path("/nonexistent"), "ann", Path("spec.json"), deep, None)
 
 
 def test_the_fork_server_starts_only_known_modules() -> None:
