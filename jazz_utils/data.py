@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from jazz_utils.chords import parse_chord
-from jazz_utils.corpus import MUSICXML_SUFFIXES, music21_work_path, read_piece
+from jazz_utils.corpus import read_piece
 from jazz_utils.errors import CorpusError
 from jazz_utils.grammar import piece_to_values
 from jazz_utils.midi_io import MIDI_SUFFIXES
+from jazz_utils.musicxml import MUSICXML_SUFFIXES, music21_work_path
 from jazz_utils.piece import ChordSpan, Measure, Note, Piece, Progression
 
 #: Bump when reading or the grammar changes, so old cache entries are ignored.

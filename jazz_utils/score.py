@@ -1,7 +1,7 @@
 """What a music file holds before a melody and its chords are chosen.
 
 Both readers fill the same structure: :func:`jazz_utils.midi_io.read_midi`
-(standard MIDI, with mido) and :func:`jazz_utils.corpus.read_musicxml`
+(standard MIDI, with mido) and :func:`jazz_utils.musicxml.read_musicxml`
 (MusicXML, with music21). :func:`jazz_utils.corpus.read_piece` then picks the
 melody track and the chords from it and cuts everything into measures.
 
