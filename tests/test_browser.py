@@ -7,6 +7,10 @@ takes 5 epochs. Debian's headless Chromium (``make browser-deps``) is driven by
 Playwright, which never downloads a browser of its own. Every step leaves a
 screenshot in ``test-artefacts/browser/``; a failure adds a screenshot and the
 page's HTML there, and the server's log is copied there too.
+
+Why it is one long module: the steps walk one learner's path in order through one
+server and one page (open, run, validate, submit), and share their helpers; split, each
+part would start a JupyterLab of its own.
 """
 
 from __future__ import annotations
