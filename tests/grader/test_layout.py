@@ -16,6 +16,7 @@ import ast
 import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -34,18 +35,20 @@ LONG_MODULE = 500
 LONG_REASON = "Why it is one long module:"
 
 
-def _modules() -> dict[str, Path]:
-    """Every module of the grader by dotted name (a package by its own name)."""
-    found = {}
-    for path in sorted(GRADER.rglob("*.py")):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        found[".".join(parts)] = path
-    return found
+def _tool(name: str) -> ModuleType:
+    """A module of ``tools/`` (not installed), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-MODULES = _modules()
+import_graph = _tool("import_graph")
+
+
+MODULES = import_graph.modules("grader", ROOT)
+_ARROWS = import_graph.graph(MODULES)
 
 
 def _floor(module: str) -> int:
@@ -59,25 +62,7 @@ def _floor(module: str) -> int:
 
 def _imports(module: str) -> set[str]:
     """The grader modules ``module`` imports, anywhere in its source."""
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
-    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            names = [f"{base}.{alias.name}" for alias in node.names] + [base]
-        else:
-            continue
-        for name in names:
-            while name and name not in MODULES:
-                name = name.rpartition(".")[0]
-            if name and name != module:
-                found.add(name)
+    found = _ARROWS[module]
     # A package's ``__init__`` runs on the way to any of its modules; it imports nothing.
     return {name for name in found if name not in ("grader", *_wing_packages())}
 
@@ -110,22 +95,7 @@ def _upward(graph: dict[str, set[str]]) -> list[str]:
 
 def _circles(graph: dict[str, set[str]]) -> list[str]:
     """The import circles of ``graph``, each as ``a -> b -> a``."""
-    state: dict[str, str] = {}
-    circles: list[str] = []
-
-    def visit(module: str, path: list[str]) -> None:
-        state[module] = "open"
-        for target in sorted(graph.get(module, ())):
-            if state.get(target) == "open":
-                circles.append(" -> ".join([*path[path.index(target) :], target]))
-            elif target not in state:
-                visit(target, [*path, target])
-        state[module] = "done"
-
-    for module in sorted(graph):
-        if module not in state:
-            visit(module, [module])
-    return circles
+    return import_graph.circles(graph)
 
 
 def test_imports_never_run_up_a_floor() -> None:
@@ -182,7 +152,7 @@ def _named_in(path: Path) -> set[str]:
 
 def _written_names() -> dict[str, set[str]]:
     """Every dotted ``grader...`` name quoted, back-quoted or run with ``-m``, by file."""
-    files = [*GRADER.rglob("*.py"), *(ROOT / "tests").glob("*.py"), *(ROOT / "bench").glob("*.py")]
+    files = [*GRADER.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").glob("*.py")]
     files += [ROOT / name for name in _PLAIN_FILES if (ROOT / name).is_file()]
     found: dict[str, set[str]] = {}
     for path in files:
