@@ -8,11 +8,11 @@ reads the source (``tools/import_graph.py``); nothing of the project is imported
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tools import import_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,18 +26,6 @@ BELOW: dict[str, tuple[str, ...]] = {
 
 LONG_MODULE = 500
 LONG_REASON = "Why it is one long module:"
-
-
-def _tool(name: str) -> ModuleType:
-    """A module of ``tools/`` (not installed), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-import_graph = _tool("import_graph")
 
 
 def _first_party(folder: str) -> dict[str, set[str]]:
@@ -115,7 +103,7 @@ def test_the_lstm_reference_and_its_keras_harness_exist_once() -> None:
 def _python_files() -> list[Path]:
     return [
         path
-        for folder in ("jazz_utils", "tools", "bench", "tests")
+        for folder in ("jazz_utils", "grader", "tools", "bench", "tests")
         for path in sorted((ROOT / folder).rglob("*.py"))
         if "fixtures" not in path.parts
     ]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from catalogue import NOTEBOOK, ROOT, SOURCE, CatalogueError, build_mutant, mutants
 from cheats import cheats
 from nbformat.notebooknode import NotebookNode
@@ -222,6 +223,14 @@ def run_catalogues(
         reviews, intact, seconds, workdir / "notebooks" / NOTEBOOK, course
     )
     return found
+
+
+def golden_table(path: Path, rows: dict[str, Any], config: pytest.Config) -> dict[str, Any]:
+    """The golden table in ``path``; with ``--update-golden``, ``rows`` written there first."""
+    if config.getoption("--update-golden"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(path.read_text())
 
 
 def golden_rows(run: CatalogueRun) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The grader's layout: imports go one way, modules stay short, module names in strings resolve.
+"""The grader's layout: imports go one way, module names written in text resolve.
 
 ``grader/`` is a flat scoring core with three wings above it (see grader/README.md)::
 
@@ -7,7 +7,8 @@
 A module may import from its own floor and the floors below, never from one above, and
 no import (at the top of a module or inside a function) may close a circle. Everything
 here reads the source with ``ast``: nothing of the grader is imported but packages found
-by ``importlib.util.find_spec``.
+by ``importlib.util.find_spec``. How long a module may be is checked for the whole house
+in ``tests/test_house.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import ast
 import importlib.util
 import re
 from pathlib import Path
-from types import ModuleType
 
-import pytest
+from tools import import_graph
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = ROOT / "grader"
@@ -28,23 +28,6 @@ FLOORS: dict[str, int] = {"core": 0, "sandbox": 1, "cleanroom": 2, "batch": 3, "
 
 TOP_MODULES = ("grader.cli", "grader.__main__")
 """Core-folder modules that sit on the top floor (the command line)."""
-
-LONG_MODULE = 500
-"""Lines a module may have without its docstring saying why it is one long module."""
-
-LONG_REASON = "Why it is one long module:"
-
-
-def _tool(name: str) -> ModuleType:
-    """A module of ``tools/`` (not installed), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-import_graph = _tool("import_graph")
 
 
 MODULES = import_graph.modules("grader", ROOT)
@@ -123,19 +106,6 @@ def test_the_checks_see_an_upward_arrow_and_a_circle() -> None:
     assert "grader.sandbox.protocol" in GRAPH["grader.sandbox.launcher"]
     assert "grader.sandbox.protocol" in GRAPH["grader.sandbox.forkserver"]
     assert "grader.judges" in GRAPH["grader.hidden"]  # imported inside ``grade``
-
-
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_a_long_module_says_why(module: str) -> None:
-    text = MODULES[module].read_text(encoding="utf-8")
-    lines = len(text.splitlines())
-    if lines <= LONG_MODULE:
-        return
-    docstring = ast.get_docstring(ast.parse(text)) or ""
-    assert LONG_REASON in docstring, (
-        f"{module} has {lines} lines: split it, or say in its docstring "
-        f"({LONG_REASON!r}) why it is one module"
-    )
 
 
 # --- module names written as text -----------------------------------------------------

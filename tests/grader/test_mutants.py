@@ -9,13 +9,12 @@ rubric change with ``pytest tests/grader/test_mutants.py tests/grader/test_cheat
 from __future__ import annotations
 
 import csv
-import json
 from typing import Any
 
 import nbformat
 import pytest
 from catalogue import GOLDEN, NOTEBOOK, mutants
-from catalogue_batch import CatalogueRun, golden_rows
+from catalogue_batch import CatalogueRun, golden_rows, golden_table
 from cheats import cheats
 
 pytestmark = pytest.mark.catalogue
@@ -27,10 +26,7 @@ MISTAKES = [name for name in MUTANTS if name != "solution"]
 @pytest.fixture(scope="module")
 def golden(catalogue_run: CatalogueRun, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The golden table (rewritten from this run with --update-golden)."""
-    if request.config.getoption("--update-golden"):
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps(golden_rows(catalogue_run), indent=2) + "\n")
-    return json.loads(GOLDEN.read_text())
+    return golden_table(GOLDEN, golden_rows(catalogue_run), request.config)
 
 
 def test_the_catalogue_has_at_least_twelve_mistakes() -> None:

@@ -31,6 +31,7 @@ import os
 from typing import Any
 
 import pytest
+from catalogue_batch import golden_table
 from redteam.base import ATTACK, CLASSES, FULL_MARKS, HONEST, MALFORMED, REDTEAM_GOLDEN, VICTIMS
 from redteam.items import items
 from redteam.run import RedTeamRun, base_totals, golden_rows
@@ -53,10 +54,7 @@ HONEST_VARIANTS = [name for name, item in ITEMS.items() if item.group == HONEST]
 @pytest.fixture(scope="module")
 def golden(redteam_run: RedTeamRun, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The golden table (rewritten from this run with --update-golden)."""
-    if request.config.getoption("--update-golden"):
-        REDTEAM_GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        REDTEAM_GOLDEN.write_text(json.dumps(golden_rows(redteam_run), indent=2) + "\n")
-    return json.loads(REDTEAM_GOLDEN.read_text())
+    return golden_table(REDTEAM_GOLDEN, golden_rows(redteam_run), request.config)
 
 
 def _row(run: RedTeamRun, name: str) -> dict[str, Any]:
