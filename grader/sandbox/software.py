@@ -14,8 +14,10 @@ put first on the sandbox's ``PYTHONPATH``; the installed packages themselves, an
 checkout they are installed from in development mode (holding ``solutions/``, the
 grader's references and judges, perhaps ``course/``), are covered by empty file
 systems. So a kernel imports exactly the code whose digest the batch checked, whatever
-the install layout (editable or wheel), and the references, judges and test cases are
-not there to import.
+the install layout (editable or wheel), and the grader's test cases, probes and judges
+are not there to import. (The NumPy LSTM the checks and the grader compare models with,
+``jazz_utils.lstm_reference``, is there: it is the public checks' maths, and knowing it
+tells a submission nothing about the batch's secret cases.)
 """
 
 from __future__ import annotations
