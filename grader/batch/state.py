@@ -46,7 +46,7 @@ STATE_VERSION = 1
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def atomic_write(path: Path, text: str) -> None:
