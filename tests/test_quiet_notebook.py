@@ -1,0 +1,104 @@
+"""What a learner sees when notebooks run: each line once, and no stderr from TensorFlow.
+
+``tools/notebook_runner.py`` (``make demo``) shows each line a cell prints exactly once and
+starts its kernel over ``ipc``, so ipykernel does not warn about unencrypted TCP; the
+notebook's first cells (its imports cell, the three layers, one LSTM call) write nothing
+to stderr on a machine without a GPU. Every test here starts a kernel.
+
+The kernels run without ``PYTEST_CURRENT_TEST``: where it is set, ipykernel leaves file
+descriptors 1 and 2 alone, and what C libraries write there would never reach a cell.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import notebook_runner
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "tools" / "notebook_runner.py"
+
+
+def _write_notebook(path: Path, *sources: str) -> Path:
+    cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nbformat.write(nb, path)
+    return path
+
+
+def _stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    return [
+        (index, output.get("text", ""))
+        for index, cell in enumerate(nb.cells)
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stderr"
+    ]
+
+
+def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    notebook = _write_notebook(
+        tmp_path / "lines.ipynb",
+        'print("a line to stdout")',
+        'import sys\nprint("a line to sys.stderr", file=sys.stderr)',
+        'import os\nos.write(2, b"a line to file descriptor 2\\n")\nos.write(1, b"and to 1\\n")',
+    )
+    executed = tmp_path / "executed.ipynb"
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), str(notebook), "--output", str(executed)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    shown = done.stdout + done.stderr
+    lines = [line.strip() for line in shown.splitlines()]
+    assert done.returncode == 0, shown
+    for line in (
+        "a line to stdout",
+        "a line to sys.stderr",
+        "a line to file descriptor 2",
+        "and to 1",
+    ):
+        assert lines.count(line) == 1, (line, shown)
+    assert "eavesdropping" not in shown and "without encryption" not in shown, shown
+    assert [text for _, text in _stderr_outputs(nbformat.read(executed, as_version=4))] == [
+        "a line to sys.stderr\n",
+        "a line to file descriptor 2\n",
+    ]
+
+
+def test_the_runners_kernel_talks_over_ipc_in_its_own_folder(tmp_path: Path) -> None:
+    config = notebook_runner.kernel_config(tmp_path)
+    if sys.platform != "win32":
+        assert config.AsyncKernelManager.transport == "ipc"
+        assert config.AsyncKernelManager.ip == str(tmp_path / "kernel-ipc")
+    assert config.AsyncKernelManager.connection_file == str(tmp_path / "kernel.json")
+
+
+def test_when_the_kernel_dies_the_runner_shows_its_last_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    notebook = _write_notebook(
+        tmp_path / "dies.ipynb",
+        "import os, signal, time\n"
+        'os.write(2, b"the kernel\'s last words\\n")\n'
+        "time.sleep(0.5)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)",
+        'print("never run")',
+    )
+    executed = tmp_path / "executed.ipynb"
+    ok = notebook_runner.run_notebook(notebook, executed, timeout=120)
+    shown = capsys.readouterr().out
+    assert not ok
+    assert "The kernel died" in shown, shown
+    assert "the kernel's last words" in shown.split("The kernel died")[1], shown
+    assert "never run" not in shown and executed.exists()
