@@ -22,7 +22,20 @@ import pytest
 from tools import notebook_runner
 
 ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = ROOT / "solutions" / "Improvise_a_Jazz_Solo_with_an_LSTM.ipynb"
 RUNNER = ROOT / "tools" / "notebook_runner.py"
+
+#: The notebook's cells that create the three layers, and a first call of the LSTM.
+FIRST_LAYERS = """\
+n_a = 64
+n_values = 90
+reshaper = Reshape((1, n_values))
+LSTM_cell = LSTM(n_a, return_state=True)
+densor = Dense(n_values, activation="softmax")"""
+FIRST_CALL = """\
+x = reshaper(np.zeros((2, n_values), dtype="float32"))
+_, a, c = LSTM_cell(x)
+print(densor(a).shape)"""
 
 
 def _write_notebook(path: Path, *sources: str) -> Path:
@@ -39,6 +52,12 @@ def _stderr_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
         for output in cell.get("outputs", [])
         if output.get("name") == "stderr"
     ]
+
+
+def _imports_cell() -> str:
+    """The solution notebook's imports cell, as the learner runs it."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "import keras" in c.source)
 
 
 def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Path) -> None:
@@ -102,3 +121,26 @@ def test_when_the_kernel_dies_the_runner_shows_its_last_words(
     assert "The kernel died" in shown, shown
     assert "the kernel's last words" in shown.split("The kernel died")[1], shown
     assert "never run" not in shown and executed.exists()
+
+
+def test_the_first_cells_of_the_notebook_write_no_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The solution's imports cell, the three layers, one LSTM call: in a kernel started as
+    the runner starts one, with TensorFlow's log level left to the notebook."""
+    for name in [name for name in os.environ if name.startswith("TF_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    monkeypatch.setenv("JAZZ_OUTPUT_DIR", str(tmp_path / "output"))
+    notebook = _write_notebook(tmp_path / "first.ipynb", _imports_cell(), FIRST_LAYERS, FIRST_CALL)
+    executed = tmp_path / "executed.ipynb"
+    ok = notebook_runner.run_notebook(notebook, executed, cwd=tmp_path, timeout=300)
+    shown = capsys.readouterr().out
+    assert ok, shown
+    nb = nbformat.read(executed, as_version=4)
+    assert _stderr_outputs(nb) == [], (
+        "the solution's imports cell must have `from jazz_utils.quiet_start import "
+        "quiet_tensorflow` and `quiet_tensorflow()` before `import keras`; stderr by cell: "
+        f"{_stderr_outputs(nb)}"
+    )
+    assert nb.cells[2].outputs[0]["text"] == "(2, 90)\n"
