@@ -12,6 +12,7 @@ descriptors 1 and 2 alone, and what C libraries write there would never reach a 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,15 +61,11 @@ def _imports_cell() -> str:
     return next(c.source for c in nb.cells if c.cell_type == "code" and "import keras" in c.source)
 
 
-def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Path) -> None:
+def _run_runner(notebook: Path) -> tuple[int, str, Path]:
+    """Run ``tools/notebook_runner.py`` as ``make demo`` does: exit status, what it showed
+    (ANSI colours removed), the executed notebook."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    notebook = _write_notebook(
-        tmp_path / "lines.ipynb",
-        'print("a line to stdout")',
-        'import sys\nprint("a line to sys.stderr", file=sys.stderr)',
-        'import os\nos.write(2, b"a line to file descriptor 2\\n")\nos.write(1, b"and to 1\\n")',
-    )
-    executed = tmp_path / "executed.ipynb"
+    executed = notebook.with_name("executed.ipynb")
     done = subprocess.run(
         [sys.executable, str(RUNNER), str(notebook), "--output", str(executed)],
         env=env,
@@ -77,9 +74,19 @@ def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Pat
         check=False,
         timeout=300,
     )
-    shown = done.stdout + done.stderr
+    return done.returncode, re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr), executed
+
+
+def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Path) -> None:
+    notebook = _write_notebook(
+        tmp_path / "lines.ipynb",
+        'print("a line to stdout")',
+        'import sys\nprint("a line to sys.stderr", file=sys.stderr)',
+        'import os\nos.write(2, b"a line to file descriptor 2\\n")\nos.write(1, b"and to 1\\n")',
+    )
+    status, shown, executed = _run_runner(notebook)
+    assert status == 0, shown
     lines = [line.strip() for line in shown.splitlines()]
-    assert done.returncode == 0, shown
     for line in (
         "a line to stdout",
         "a line to sys.stderr",
@@ -92,6 +99,19 @@ def test_the_runner_prints_each_line_once_and_no_transport_warning(tmp_path: Pat
         "a line to sys.stderr\n",
         "a line to file descriptor 2\n",
     ]
+
+
+def test_a_failing_cell_is_reported_once(tmp_path: Path) -> None:
+    notebook = _write_notebook(
+        tmp_path / "fails.ipynb",
+        'import sys\nprint("said before failing", file=sys.stderr)\nraise ValueError("no")',
+        'print("never run")',
+    )
+    status, shown, _ = _run_runner(notebook)
+    assert status == 1, shown
+    assert "A cell raised an error; the run stopped there." in shown
+    assert [line.strip() for line in shown.splitlines()].count("said before failing") == 1, shown
+    assert shown.count("ValueError: no") == 1 and "never run" not in shown, shown
 
 
 def test_the_runners_kernel_talks_over_ipc_in_its_own_folder(tmp_path: Path) -> None:

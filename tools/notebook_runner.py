@@ -56,6 +56,15 @@ def kernel_config(folder: Path) -> Any:
     return config
 
 
+def _error_report(nb: Any, error: Exception) -> str:
+    """The traceback of the cell that raised, without its printed output (shown already)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return "\n".join(output.get("traceback", [])) or f"{output.ename}: {output.evalue}"
+    return str(error)
+
+
 def _tail(path: Path, lines: int) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -132,7 +141,11 @@ def run_notebook(
             except CellExecutionError as error:
                 ok = False
                 if echo:
-                    print(f"\nA cell raised an error; the run stopped there.\n{error}", flush=True)
+                    print(
+                        "\nA cell raised an error; the run stopped there.\n"
+                        + _error_report(nb, error),
+                        flush=True,
+                    )
             except DeadKernelError as error:
                 ok = False
                 if echo:
