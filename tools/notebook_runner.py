@@ -11,15 +11,26 @@ is echoed live (so training epochs scroll by), and its run time is shown when it
 ends. The executed notebook, outputs included, is written to ``--output``.
 A cell that raises stops the run: the notebook is still written, and the
 command exits with status 1 naming the cell.
+
+Each line a cell prints is shown once: the kernel echoes what libraries write to its
+file descriptors 1 and 2 (TensorFlow's C++ log, say) to its own stdout and stderr as
+well as to the notebook, so those go to a log file beside its connection file, shown
+only if the kernel dies. The kernel talks to the runner over ZeroMQ's ``ipc`` transport
+(Unix sockets in that private folder, as the grader's kernels do), so ipykernel has no
+reason to warn that TCP on localhost is unencrypted.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+#: Lines of the kernel's own output shown when it dies.
+DEATH_LINES = 30
 
 
 def _summary(source: str, width: int = 70) -> str:
@@ -28,6 +39,38 @@ def _summary(source: str, width: int = 70) -> str:
         if text and not text.startswith("#"):
             return text if len(text) <= width else text[: width - 3] + "..."
     return "(comment only)"
+
+
+def kernel_config(folder: Path) -> Any:
+    """Kernel-manager settings: ``ipc`` sockets and the connection file in ``folder``.
+
+    On Windows, where ZeroMQ has no ``ipc`` transport, the default (TCP) is kept.
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    if sys.platform != "win32":
+        config.AsyncKernelManager.transport = "ipc"
+        config.AsyncKernelManager.ip = str(folder / "kernel-ipc")
+    config.AsyncKernelManager.connection_file = str(folder / "kernel.json")
+    return config
+
+
+def _error_report(nb: Any, error: Exception) -> str:
+    """The traceback of the cell that raised, without its printed output (shown already)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return "\n".join(output.get("traceback", [])) or f"{output.ename}: {output.evalue}"
+    return str(error)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def run_notebook(
@@ -47,11 +90,12 @@ def run_notebook(
         echo: print progress and cell output to stdout.
 
     Returns:
-        True when every cell ran; False when one raised (the notebook is written anyway).
+        True when every cell ran; False when one raised or the kernel died (the notebook
+        is written anyway).
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
@@ -78,22 +122,38 @@ def run_notebook(
         if echo and cell_index in started:
             print(f"        done in {time.perf_counter() - started[cell_index]:.1f} s", flush=True)
 
-    client = _Client(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(Path(cwd) if cwd else notebook.parent)}},
-        on_cell_execute=on_start,
-        on_cell_executed=on_done,
-    )
     begin = time.perf_counter()
     ok = True
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        ok = False
-        if echo:
-            print(f"\nA cell raised an error; the run stopped there.\n{error}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="jazz-kernel-") as folder:
+        client = _Client(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(Path(cwd) if cwd else notebook.parent)}},
+            on_cell_execute=on_start,
+            on_cell_executed=on_done,
+            config=kernel_config(Path(folder)),
+        )
+        kernel_log = Path(folder) / "kernel.log"
+        with kernel_log.open("wb") as log:
+            try:
+                client.execute(stdout=log, stderr=log)
+            except CellExecutionError as error:
+                ok = False
+                if echo:
+                    print(
+                        "\nA cell raised an error; the run stopped there.\n"
+                        + _error_report(nb, error),
+                        flush=True,
+                    )
+            except DeadKernelError as error:
+                ok = False
+                if echo:
+                    print(
+                        f"\nThe kernel died ({error}); the run stopped there. Its last output:\n"
+                        f"{_tail(kernel_log, DEATH_LINES)}",
+                        flush=True,
+                    )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, output)
