@@ -38,6 +38,7 @@ _EXPORTS = {
     "CorpusError": "jazz_utils.errors",
     "GrammarError": "jazz_utils.errors",
     "GenerationError": "jazz_utils.errors",
+    "TrainingError": "jazz_utils.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -43,6 +43,10 @@ class RenderError(JazzUtilsError, ValueError):
     """A solo, MIDI file or figure that cannot be rendered as audio or a picture."""
 
 
+class TrainingError(JazzUtilsError, ValueError):
+    """A model or its data cannot be trained as asked (:mod:`jazz_utils.training`)."""
+
+
 class CheckFailure(JazzUtilsError, AssertionError):  # noqa: N818 - the name learners see
     """A learner's function does not do what the exercise asks; the message says why.
 
