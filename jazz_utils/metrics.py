@@ -218,6 +218,40 @@ def repeated_note_runs(piece: Piece) -> list[int]:
     return runs
 
 
+#: Subdivisions of a beat a note may start on: straight sixteenths or triplet eighths.
+BEAT_GRIDS = (4, 3)
+
+
+def off_grid_beats(piece: Piece) -> tuple[int, int]:
+    """Count the beats whose notes leave the rhythmic grid.
+
+    A beat (a quarter note in 4/4, an eighth in 6/8) is *on the grid* when the notes
+    starting inside it all start on one of its :data:`BEAT_GRIDS` subdivisions:
+    straight sixteenths, or triplet eighths. A triplet that continues in straight
+    eighths (onsets 0, 1/3, 5/6 of a beat) leaves it, and so does every beat after
+    it until a note lands on a beat again.
+
+    Args:
+        piece: any piece.
+
+    Returns:
+        ``(off_grid, beats_with_onsets)``: beats that leave the grid, and beats in
+        which at least one note starts.
+    """
+    off_grid = with_onsets = 0
+    beat = to_ticks(4 / piece.time_signature[1])
+    for measure in piece.measures:
+        by_beat: dict[int, list[int]] = {}
+        for note in measure.notes:
+            tick = to_ticks(note.offset)
+            by_beat.setdefault(tick // beat, []).append(tick % beat)
+        for inside in by_beat.values():
+            with_onsets += 1
+            if not any(all((t * grid) % beat == 0 for t in inside) for grid in BEAT_GRIDS):
+                off_grid += 1
+    return off_grid, with_onsets
+
+
 class _CorpusIndex:
     """The corpus's value n-grams, for finding runs of a solo copied from it.
 
@@ -303,6 +337,11 @@ class SoloMetrics:
         leaps_over_octave: melodic moves larger than 12 semitones.
         pitch_range: (lowest, highest) MIDI pitch, or None without notes.
         range_semitones: highest minus lowest pitch (0 without notes).
+        off_grid_beat_share: share of the beats in which notes start that leave the
+            rhythmic grid (:func:`off_grid_beats`); 0 without notes.
+        distinct_values: how many different values the solo uses: the values the
+            network chose (``solo.metadata["values"]``) for a generated solo, the
+            values read from its notes otherwise.
         longest_copied_run: most consecutive values of the solo found consecutively
             in the corpus.
         copied_ngram_share: share of the solo's value :data:`NOVELTY_N`-grams found in
@@ -326,6 +365,8 @@ class SoloMetrics:
     leaps_over_octave: int
     pitch_range: tuple[int, int] | None
     range_semitones: int
+    off_grid_beat_share: float
+    distinct_values: int
     corpus_pitch_class_histogram: tuple[float, ...] | None = None
     corpus_duration_histogram: tuple[float, ...] | None = None
     pitch_class_overlap: float | None = None
@@ -380,6 +421,8 @@ class SoloMetrics:
             ("rests (time)", share(self.rest_share)),
             ("pitch range", f"{low_high} ({self.range_semitones} semitones)"),
             ("leaps over an octave", str(self.leaps_over_octave)),
+            ("beats off the rhythmic grid", share(self.off_grid_beat_share)),
+            ("distinct values", str(self.distinct_values)),
             (f"repeated-note runs ({REPEATED_RUN_MIN}+)",
              f"{self.repeated_note_runs} (longest {self.longest_repeated_run})"),
             ("pitches over the chord root", top(self.pitch_class_histogram, RELATIVE_PITCH_NAMES)),
@@ -412,6 +455,13 @@ class SoloMetrics:
         return f"<table><caption>Solo metrics</caption>{cells}</table>"
 
 
+def _chosen_values(solo: Piece) -> list[str]:
+    chosen = solo.metadata.get("values")
+    if isinstance(chosen, list | tuple) and all(isinstance(v, str) for v in chosen):
+        return list(chosen)
+    return piece_to_values(solo)
+
+
 def solo_metrics(
     solo: Piece,
     corpus_pieces: Sequence[Piece] | None = None,
@@ -442,6 +492,7 @@ def solo_metrics(
     lowest_highest = pitch_range(solo)
     pc_hist = relative_pitch_histogram([solo])
     dur_hist = duration_histogram(n.duration for n in notes)
+    off_grid, with_onsets = off_grid_beats(solo)
     corpus: dict[str, object] = {}
     if corpus_pieces is not None or corpus_values is not None:
         pieces = list(corpus_pieces or [])
@@ -490,5 +541,7 @@ def solo_metrics(
         leaps_over_octave=sum(1 for i in melodic_intervals(solo) if abs(i) > 12),
         pitch_range=lowest_highest,
         range_semitones=lowest_highest[1] - lowest_highest[0] if lowest_highest else 0,
+        off_grid_beat_share=off_grid / with_onsets if with_onsets else 0.0,
+        distinct_values=len(set(_chosen_values(solo))),
         **corpus,  # type: ignore[arg-type]
     )

@@ -20,6 +20,7 @@ from jazz_utils.metrics import (
     duration_histogram,
     histogram_overlap,
     kl_divergence,
+    off_grid_beats,
     relative_pitch_histogram,
     repeated_note_runs,
     role_shares,
@@ -199,3 +200,43 @@ def test_report_formats() -> None:
     assert html.startswith("<table") and "chord tones" in html and "novelty" in html
     text = str(metrics)
     assert text.startswith("Solo metrics") and "novelty" in text and "%" in text
+
+
+def _rhythm_piece(onsets_and_lengths: list[tuple[float, float]]) -> Piece:
+    """One bar of Cmaj7 with notes at the given (offset, duration), all on C5."""
+    measure = PROGRESSION[1]
+    notes = tuple(Note(offset, length, 72) for offset, length in onsets_and_lengths)
+    return Piece((Measure(measure.length, measure.chords, notes),), name="rhythm")
+
+
+@pytest.mark.parametrize(
+    ("notes", "expected"),
+    [
+        ([(i * 0.5, 0.5) for i in range(8)], (0, 4)),  # straight eighths
+        ([(i / 3, 1 / 3) for i in range(12)], (0, 4)),  # triplet eighths
+        ([(0, 0.25), (0.25, 0.25), (0.5, 0.5), (2, 1)], (0, 2)),  # sixteenths, a rest
+        # a triplet that goes on in straight eighths: 0, 1/3, 5/6, 4/3, 11/6 ...
+        ([(0, 1 / 3), (1 / 3, 0.5), (5 / 6, 0.5), (4 / 3, 0.5), (11 / 6, 0.5)], (2, 2)),
+        ([(0, 1 / 3), (1 / 3, 1 / 6), (0.5, 0.5), (1, 1)], (1, 2)),  # triplet and eighth mixed
+        ([], (0, 0)),
+    ],
+)
+def test_off_grid_beats_counts_beats_that_leave_straight_and_triplet_subdivisions(
+    notes: list[tuple[float, float]], expected: tuple[int, int]
+) -> None:
+    assert off_grid_beats(_rhythm_piece(notes)) == expected
+
+
+def test_off_grid_share_and_distinct_values_in_the_metrics() -> None:
+    drifting = _rhythm_piece([(0, 1 / 3), (1 / 3, 0.5), (5 / 6, 0.5), (4 / 3, 0.5), (11 / 6, 2)])
+    assert solo_metrics(drifting).off_grid_beat_share == 1.0
+    assert solo_metrics(etude()).off_grid_beat_share == 0.0
+    assert solo_metrics(_rhythm_piece([])).off_grid_beat_share == 0.0
+
+    solo = etude()
+    assert solo_metrics(solo).distinct_values == len(set(piece_to_values(solo)))
+    # A generated solo counts the values the network chose, not the ones read back.
+    solo.metadata["values"] = ["C,0.500", "C,0.500", "R,0.500"]
+    assert solo_metrics(solo).distinct_values == 2
+    rows = str(solo_metrics(solo))
+    assert "beats off the rhythmic grid" in rows and "distinct values" in rows
