@@ -133,15 +133,20 @@ def piano_roll(piece: Piece, ax: Axes | None = None, title: str | None = None) -
     return figure
 
 
+def _history_dict(history: object) -> Mapping[str, object] | None:
+    if hasattr(history, "history") and isinstance(history.history, Mapping):  # keras History
+        return history.history
+    return history if isinstance(history, Mapping) else None
+
+
 def _losses(history: object) -> dict[str, list[float]]:
     """Loss series from a keras History, a dict of lists, or a list of numbers."""
-    if hasattr(history, "history") and isinstance(history.history, Mapping):  # keras History
-        history = history.history
-    if isinstance(history, Mapping):
-        series = {str(k): [float(x) for x in v] for k, v in history.items() if "loss" in str(k)}
+    mapping = _history_dict(history)
+    if mapping is not None:
+        series = {str(k): [float(x) for x in v] for k, v in mapping.items() if "loss" in str(k)}
         if not series:
             raise RenderError(
-                f"No loss in the training history (its keys: {', '.join(map(str, history))})."
+                f"No loss in the training history (its keys: {', '.join(map(str, mapping))})."
             )
         return series
     if isinstance(history, Sequence | np.ndarray) and not isinstance(history, str | bytes):
@@ -152,13 +157,19 @@ def _losses(history: object) -> dict[str, list[float]]:
     )
 
 
+def _accuracies(history: object) -> dict[str, list[float]]:
+    """``accuracy`` and ``val_accuracy`` series of a History or dict, when it has them."""
+    mapping = _history_dict(history) or {}
+    return {k: [float(x) for x in mapping[k]] for k in ("accuracy", "val_accuracy") if k in mapping}
+
+
 def loss_curve(
     history_or_losses: object,
     ax: Axes | None = None,
     title: str = "Training loss",
     per_output: bool = False,
 ) -> Figure:
-    """Plot loss against epoch.
+    """Plot loss against epoch, and the accuracy when the history has one.
 
     Args:
         history_or_losses: the ``History`` returned by ``model.fit``, its ``.history``
@@ -166,31 +177,50 @@ def loss_curve(
         ax: draw into these axes; a new figure otherwise.
         title: the figure title.
         per_output: also draw each output's loss (``dense_loss``, ...); by default
-            only ``loss`` and ``val_loss`` (and every loss when there are at most four).
+            only ``loss`` and ``val_loss`` are drawn when the history has them.
 
     Returns:
-        The figure: x label "epoch" (from 1), y label "loss".
+        The figure: x label "epoch" (from 1), y label "loss" on the left; when the
+        history holds ``accuracy`` (and ``val_accuracy``), a second y axis on the
+        right, "accuracy" from 0 to 1, with dashed lines.
 
     Raises:
         RenderError: no loss values.
     """
     series = _losses(history_or_losses)
     main = {k: v for k, v in series.items() if k in ("loss", "val_loss")}
-    shown = series if per_output or len(series) <= 4 or not main else main
+    shown = series if per_output or not main else main
     if not any(shown.values()):
         raise RenderError("There are no loss values to plot (train for at least one epoch).")
     figure, ax = _figure_and_axes(ax, (6.0, 3.5))
+    handles = []
     for name, values in shown.items():
         epochs = np.arange(1, len(values) + 1)
         width = 2.0 if name in main else 0.8
         marker = "o" if len(values) < 30 else None
-        ax.plot(epochs, values, label=name, linewidth=width, marker=marker)
+        handles += ax.plot(epochs, values, label=name, linewidth=width, marker=marker)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    if len(shown) > 1:
-        ax.legend(fontsize=8)
+    accuracies = _accuracies(history_or_losses)
+    if accuracies:
+        right = ax.twinx()
+        for name, values in accuracies.items():
+            epochs = np.arange(1, len(values) + 1)
+            handles += right.plot(
+                epochs,
+                values,
+                label=name,
+                linestyle="--",
+                color="#555555" if name == "accuracy" else "#AAAAAA",
+            )
+        right.set_ylabel("accuracy")
+        right.set_ylim(0.0, 1.0)
+    if len(handles) > 1:
+        ax.legend(
+            handles=handles, labels=[h.get_label() for h in handles], fontsize=8, loc="center right"
+        )
     return figure
 
 

@@ -164,3 +164,20 @@ def test_importing_plots_changes_no_global_matplotlib_state() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "clean"
+
+
+def test_loss_curve_shows_the_summed_loss_and_the_accuracy_not_step_zero(tmp_path: Path) -> None:
+    history = FakeHistory(
+        {"loss": [130.0, 60.0, 20.0], "dense_loss": [4.3, 3.0, 2.9], "accuracy": [0.04, 0.5, 0.88]}
+    )
+    figure = loss_curve(history)
+    saved_and_drawn(figure, tmp_path / "loss.png")
+    left, right = figure.axes
+    assert [line.get_label() for line in left.lines] == ["loss"]
+    assert right.get_ylabel() == "accuracy" and right.get_ylim() == (0.0, 1.0)
+    assert list(right.lines[0].get_ydata()) == [0.04, 0.5, 0.88]
+    legend = [text.get_text() for text in left.get_legend().get_texts()]
+    assert legend == ["loss", "accuracy"]
+    assert "dense_loss" in [
+        line.get_label() for line in loss_curve(history, per_output=True).axes[0].lines
+    ]
