@@ -115,6 +115,7 @@ corpus: $(DEV_STAMP)  ## regenerate the bundled études in jazz_utils/data (MIDI
 	$(BIN)/python -m jazz_utils.etudes
 
 bench: $(DEV_STAMP)  ## benchmarks that print measured ratios (not part of the tests)
+	$(BIN)/python bench/first_solo.py
 	$(BIN)/python bench/data.py
 	$(BIN)/python bench/audio.py
 	$(BIN)/python bench/grading.py

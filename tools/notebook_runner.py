@@ -120,7 +120,11 @@ def run_notebook(
 
     def on_done(cell: Any, cell_index: int, **_: Any) -> None:
         if echo and cell_index in started:
-            print(f"        done in {time.perf_counter() - started[cell_index]:.1f} s", flush=True)
+            now = time.perf_counter()
+            print(
+                f"        done in {now - started[cell_index]:.1f} s ({now - begin:.0f} s so far)",
+                flush=True,
+            )
 
     begin = time.perf_counter()
     ok = True

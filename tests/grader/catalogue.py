@@ -100,8 +100,8 @@ def mutants() -> list[Mutant]:
             (
                 (
                     "djmodel",
-                    "    model = Model(inputs=[X, a0, c0], outputs=outputs)\n",
-                    "    model = Model(inputs=[X, a0, c0], outputs=out)\n",
+                    '    model = Model(inputs=[X, a0, c0], outputs=outputs, name="djmodel")\n',
+                    '    model = Model(inputs=[X, a0, c0], outputs=out, name="djmodel")\n',
                 ),
             ),
         ),
