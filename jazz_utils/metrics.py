@@ -4,8 +4,8 @@ Every note is given a *role* over the chord sounding at its onset, using the
 same classification as the values grammar (:func:`jazz_utils.grammar.note_type`):
 chord tone, scale tone, approach tone or outside tone.
 
-A *strong beat* is the first beat of a bar and, in bars with an even number
-of beats, the beat halfway through (beats 1 and 3 in 4/4).
+Where notes fall in the bar (strong beats, the beat grid) is measured in
+:mod:`jazz_utils.rhythm`.
 
 :func:`solo_metrics` gathers everything into one :class:`SoloMetrics`: how the
 solo sits on its chords, how it moves, how its pitch and rhythm vocabulary
@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 
 from jazz_utils.chords import Chord, pitch_name
+from jazz_utils.copying import NOVELTY_N, CorpusIndex
 from jazz_utils.grammar import Value, note_type, piece_to_values
-from jazz_utils.piece import Measure, Note, Piece, to_ticks
+from jazz_utils.piece import Note, Piece, to_ticks
+from jazz_utils.rhythm import is_strong_beat, off_grid_beats
 
 #: Role names for the grammar's type letters.
 ROLE_NAMES = {"C": "chord", "S": "scale", "A": "approach", "X": "outside"}
@@ -46,17 +48,6 @@ class NoteRole:
     chord: Chord
     role: str
     strong: bool
-
-
-def is_strong_beat(offset: float, measure: Measure, time_signature: tuple[int, int]) -> bool:
-    """True when ``offset`` (quarter notes into the bar) is a strong beat."""
-    beats, unit = time_signature
-    beat = to_ticks(4 / unit)
-    tick = to_ticks(offset)
-    if tick == 0:
-        return True
-    bar = to_ticks(measure.length)
-    return beats % 2 == 0 and beats >= 4 and tick == bar // 2 and tick % beat == 0
 
 
 def note_roles(piece: Piece) -> list[NoteRole]:
@@ -146,8 +137,6 @@ DURATION_BINS = (
 )  # fmt: skip
 #: Smoothing added to every bin before a KL divergence (so empty bins stay finite).
 KL_EPSILON = 1e-3
-#: Length of the value n-grams that count as copied from the corpus.
-NOVELTY_N = 8
 #: Same-pitch notes in a row that count as a repeated-note run.
 REPEATED_RUN_MIN = 3
 
@@ -216,98 +205,6 @@ def repeated_note_runs(piece: Piece) -> list[int]:
             runs.append(1)
         previous = note.pitch
     return runs
-
-
-#: Subdivisions of a beat a note may start on: straight sixteenths or triplet eighths.
-BEAT_GRIDS = (4, 3)
-
-
-def off_grid_beats(piece: Piece) -> tuple[int, int]:
-    """Count the beats whose notes leave the rhythmic grid.
-
-    A beat (a quarter note in 4/4, an eighth in 6/8) is *on the grid* when the notes
-    starting inside it all start on one of its :data:`BEAT_GRIDS` subdivisions:
-    straight sixteenths, or triplet eighths. A triplet that continues in straight
-    eighths (onsets 0, 1/3, 5/6 of a beat) leaves it, and so does every beat after
-    it until a note lands on a beat again.
-
-    Args:
-        piece: any piece.
-
-    Returns:
-        ``(off_grid, beats_with_onsets)``: beats that leave the grid, and beats in
-        which at least one note starts.
-    """
-    off_grid = with_onsets = 0
-    beat = to_ticks(4 / piece.time_signature[1])
-    for measure in piece.measures:
-        by_beat: dict[int, list[int]] = {}
-        for note in measure.notes:
-            tick = to_ticks(note.offset)
-            by_beat.setdefault(tick // beat, []).append(tick % beat)
-        for inside in by_beat.values():
-            with_onsets += 1
-            if not any(all((t * grid) % beat == 0 for t in inside) for grid in BEAT_GRIDS):
-                off_grid += 1
-    return off_grid, with_onsets
-
-
-class _CorpusIndex:
-    """The corpus's value n-grams, for finding runs of a solo copied from it.
-
-    A value without a leap bracket (the first note of a piece) cannot say how it
-    was approached, so it matches any corpus value of the same type and duration.
-    """
-
-    def __init__(self, sequences: Sequence[Sequence[str]]):
-        self._ids: dict[str, int] = {}
-        self.full = [[self._id(v) for v in seq] for seq in sequences]
-        self.base = [[self._id(self._base(v)) for v in seq] for seq in sequences]
-        self._sets: dict[tuple[int, tuple[int, ...]], set[tuple[int, ...]]] = {}
-
-    def _id(self, text: str) -> int:
-        return self._ids.setdefault(text, len(self._ids))
-
-    @staticmethod
-    def _base(value: str) -> str:
-        return ",".join(str(value).split(",")[:2])
-
-    def _grams(self, n: int, masked: tuple[int, ...]) -> set[tuple[int, ...]]:
-        key = (n, masked)
-        if key not in self._sets:
-            grams = set()
-            for full, base in zip(self.full, self.base, strict=True):
-                for i in range(len(full) - n + 1):
-                    gram = list(full[i : i + n])
-                    for j in masked:
-                        gram[j] = base[i + j]
-                    grams.add(tuple(gram))
-            self._sets[key] = grams
-        return self._sets[key]
-
-    def copied(self, values: Sequence[str], n: int) -> list[bool]:
-        """For each n-gram of ``values`` (by start), whether the corpus holds it."""
-        # A pitched value without a bracket matches on type and duration alone.
-        wildcard = ["<" not in v and not v.startswith("R") for v in values]
-        full = [self._ids.get(v, -1) for v in values]
-        base = [self._ids.get(self._base(v), -1) for v in values]
-        result = []
-        for i in range(len(values) - n + 1):
-            masked = tuple(j for j in range(n) if wildcard[i + j])
-            gram = tuple(base[i + j] if j in masked else full[i + j] for j in range(n))
-            result.append(-1 not in gram and gram in self._grams(n, masked))
-        return result
-
-    def longest_copied_run(self, values: Sequence[str]) -> int:
-        """Length of the longest run of consecutive values also consecutive in the corpus."""
-        low, high = 0, len(values)  # a run of `low` values is copied; `high + 1` is not
-        while low < high:
-            middle = (low + high + 1) // 2
-            if any(self.copied(values, middle)):
-                low = middle
-            else:
-                high = middle - 1
-        return low
 
 
 @dataclass(frozen=True)
@@ -518,7 +415,7 @@ def solo_metrics(
             corpus["duration_overlap"] = histogram_overlap(dur_hist, corpus_dur)
             corpus["duration_kl"] = kl_divergence(dur_hist, corpus_dur)
         values = piece_to_values(solo)
-        index = _CorpusIndex(sequences)
+        index = CorpusIndex(sequences)
         corpus["longest_copied_run"] = index.longest_copied_run(values)
         if len(values) >= NOVELTY_N:
             copied = index.copied(values, NOVELTY_N)

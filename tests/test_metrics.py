@@ -20,13 +20,13 @@ from jazz_utils.metrics import (
     duration_histogram,
     histogram_overlap,
     kl_divergence,
-    off_grid_beats,
     relative_pitch_histogram,
     repeated_note_runs,
     role_shares,
     solo_metrics,
 )
 from jazz_utils.piece import Measure, Note, Piece
+from jazz_utils.rhythm import off_grid_beats
 
 DATA = Path(__file__).resolve().parent.parent / "jazz_utils" / "data"
 PROGRESSION = parse_progression(

@@ -16,8 +16,8 @@ import numpy as np
 
 from jazz_utils.chords import Chord
 from jazz_utils.etudes.forms import SoloStyle
-from jazz_utils.metrics import is_strong_beat
 from jazz_utils.piece import Progression, from_ticks, to_ticks
+from jazz_utils.rhythm import is_strong_beat
 
 #: Lowest and highest MIDI pitch an étude may use (E3 .. A5).
 PITCH_RANGE = (52, 81)
