@@ -10,7 +10,8 @@ strikes Fm7 on beat 1 and holds only the bass F through beat 2. Named beat by be
 beat 2 would be an F major triad ("Fm7 F Ebmaj7 Eb" for a bar of Fm7 and Ebmaj7).
 So a group with fewer than :data:`MIN_CHORD_TONES` pitch classes is never named on
 its own: it keeps the chord sounding before it when its notes belong to that chord,
-and otherwise takes the chord of the rest of its half bar.
+and otherwise takes the chord of the rest of its half bar. And a chord pushed (struck
+on the "and" of beat 4, held over the bar line) belongs to the bar it leads into.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def chords_from_accompaniment(
 ) -> list[tuple[int, Chord]]:
     """Name the chord of each beat, half bar or bar from the accompaniment's notes.
 
+    A note struck in the last half beat of a segment and held over its end is a
+    push (the next chord played early) and counts in the next segment only.
     A segment whose sounding notes hold fewer than :data:`MIN_CHORD_TONES` pitch
     classes (a held bass note, a bare fifth) is not named on its own: when its notes
     belong to the chord sounding before, that chord goes on; otherwise it takes the
@@ -62,7 +65,12 @@ def chords_from_accompaniment(
             continue
         for seg in range(bar_start, bar_end, step):
             seg_end = min(seg + step, bar_end)
-            sounding = [(s, e, p) for s, e, p in notes if s < seg_end and e > seg]
+            push = seg_end - beat // 2  # a note struck from here on and held over is pushed
+            sounding = [
+                (s, e, p)
+                for s, e, p in notes
+                if s < seg_end and e > seg and not (s >= push > seg and e > seg_end)
+            ]
             if sounding:
                 bass = min(sounding, key=lambda n: n[2])[2] % 12
                 pcs = frozenset(p % 12 for _, _, p in sounding)

@@ -157,6 +157,9 @@ HELD_BASS_CHART = (
 #: Bars (1-based) where the piano plays nothing new: the bass note of the bar before
 #: is held on (the "G triad between two Gm7 bars").
 HELD_BASS_TIED_BARS = (3,)
+#: Bars whose first chord the piano pushes: struck an eighth early, on the "and" of
+#: beat 4 of the bar before, and held over the bar line.
+HELD_BASS_PUSHED_BARS = (7,)
 #: The drum tracks: (name, channel counted from 0, GM drum note, hit length in quarter
 #: notes). 1/48 of a quarter note is shorter than the grid (1/12); the shaker sits on
 #: channel 11, as some files put percussion, so it reads as a pitched track.
@@ -179,7 +182,8 @@ def _held_bass_piano(bars: Progression) -> MidiPart:
 
     A chord's root sounds in octave 2 for the whole chord (through the next bar when
     that bar is tied); the other chord tones sound above E3 for one beat, half a beat
-    on the "and" of beat 1 in bar 5, half a beat in bar 7.
+    on the "and" of beat 1 in bar 5, half a beat in bar 7. Chords of
+    :data:`HELD_BASS_PUSHED_BARS` start an eighth early, the chord before ending there.
     """
     piano = MidiPart("Piano", 1, 0)
     for index, measure in enumerate(bars):
@@ -187,12 +191,16 @@ def _held_bass_piano(bars: Progression) -> MidiPart:
         if number in HELD_BASS_TIED_BARS:
             continue
         for span in measure.chords:
+            start = bar_start + span.offset
             held = span.duration + (4.0 if number + 1 in HELD_BASS_TIED_BARS else 0.0)
-            piano.notes.append((bar_start + span.offset, held, 36 + span.chord.root, 64))
+            if number + 1 in HELD_BASS_PUSHED_BARS and span is measure.chords[-1]:
+                held -= 0.5
+            early = 0.5 if number in HELD_BASS_PUSHED_BARS and span.offset == 0 else 0.0
+            piano.notes.append((start - early, held + early, 36 + span.chord.root, 64))
             stab_at, stab = {5: (0.5, 0.5), 7: (0.0, 0.5)}.get(number, (0.0, 1.0))
             upper = [(span.chord.root + i) % 12 for i in span.chord.intervals if i]
             for pitch in block_voicing(upper, floor=52):
-                piano.notes.append((bar_start + span.offset + stab_at, stab, pitch, 60))
+                piano.notes.append((start + stab_at - early, stab + early, pitch, 60))
     return piano
 
 

@@ -81,6 +81,17 @@ def test_a_bass_note_before_the_chord_takes_the_chord_of_its_half_bar() -> None:
     assert [(t, c.symbol) for t, c in changes] == [(0, "C7")]
 
 
+def test_a_pushed_chord_belongs_to_the_bar_it_leads_into() -> None:
+    # C7 from beat 1 to the "and" of beat 4; F7 struck there and held through bar 2
+    c7 = [(0, 42, 36), (0, 12, 52), (0, 12, 55), (0, 12, 58)]
+    f7 = [(42, 96, 41), (42, 60, 57), (42, 60, 60), (42, 60, 63)]
+    score = _score(c7 + f7, 2)
+    changes = chords_from_accompaniment(score, score.tracks, 0, 96, "beat")
+    assert [(t, c.symbol) for t, c in changes] == [(0, "C7"), (48, "F7")]
+    piece = read_piece(HELD, **OPTIONS)  # bar 7's Ab7 is pushed into bar 6
+    assert [s.chord.symbol for s in piece.measures[5].chords] == ["Bbmaj7"]
+
+
 def test_a_lone_bass_line_is_still_named_when_nothing_else_sounds() -> None:
     notes = [(0, 12, 36), (12, 24, 40), (24, 36, 43), (36, 48, 46)]  # C E G Bb, one a beat
     score = _score(notes, 1)
