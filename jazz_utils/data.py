@@ -269,24 +269,25 @@ def _memory_bytes() -> int | None:
 
 
 def _check_room(sequences: Sequence[Sequence[int]], Tx: int, m: int, n_values: int) -> None:
-    """Raise a CorpusError when X and Y for ``m`` windows could not fit in memory.
+    """Raise a CorpusError when X and Y for ``m`` windows would fill half the memory.
 
     The message gives the memory they would need and how many different windows
     the corpus holds: :func:`sample_windows` draws with replacement past that
-    number, so a larger ``m`` repeats windows and adds no data.
+    number, so a larger ``m`` repeats windows and adds no data. A corpus with no
+    window of ``Tx + 1`` values is left to :func:`sample_windows` to explain.
     """
-    needed = 2 * m * Tx * n_values * np.dtype(np.float32).itemsize
-    memory = _memory_bytes() or 64 * 2**30
-    if needed <= memory:
-        return
     distinct = sum(max(0, len(seq) - Tx) for seq in sequences)
-    fits = memory // (2 * Tx * n_values * np.dtype(np.float32).itemsize)
+    per_window = 2 * Tx * n_values * np.dtype(np.float32).itemsize
+    memory = _memory_bytes() or 64 * 2**30
+    if distinct == 0 or m * per_window <= memory // 2:
+        return
+    largest = min(distinct, memory // 2 // per_window)
     raise CorpusError(
-        f"m={m} windows of Tx={Tx} values would need {needed / 2**30:,.0f} GiB for X and Y "
-        f"(float32 arrays of m x Tx x n_values, n_values={n_values}), more than this "
-        f"machine's {memory / 2**30:,.0f} GiB. The corpus holds {distinct:,} different "
-        "windows of Tx + 1 values, and windows past that number are drawn again, so a "
-        f"larger m repeats them: use m <= {min(distinct, fits):,}."
+        f"m={m} windows of Tx={Tx} values would need {m * per_window / 2**30:,.0f} GiB for "
+        f"X and Y (float32 arrays of m x Tx x n_values, n_values={n_values}), more than "
+        f"half of this machine's {memory / 2**30:,.0f} GiB. The corpus holds {distinct:,} "
+        "different windows of Tx + 1 values, and windows past that number are drawn "
+        f"again, so a larger m repeats them: use m <= {largest:,}."
     )
 
 
@@ -351,7 +352,7 @@ def load_music_utils(
 
     Raises:
         CorpusError: bad source or options, a corpus shorter than ``Tx + 1`` values, or
-            an ``m`` whose X and Y would not fit in this machine's memory.
+            an ``m`` whose X and Y would take more than half this machine's memory.
     """
     for name, number in (("Tx", Tx), ("m", m)):
         if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1:

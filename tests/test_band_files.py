@@ -294,3 +294,8 @@ def test_bad_accompaniment_selectors(accompaniment: object) -> None:
     with pytest.raises(CorpusError, match="accompaniment") as error:
         read_piece(HELD, melody="Alto Sax", accompaniment=accompaniment)  # type: ignore[arg-type]
     assert "Tracks of band_held_bass.mid" in str(error.value)
+
+
+def test_a_tx_longer_than_every_piece_is_told_so_not_told_about_memory() -> None:
+    with pytest.raises(CorpusError, match="No piece has 1000000000001 values"):
+        data.load_music_utils(HELD, Tx=10**12, m=60, **OPTIONS)  # type: ignore[arg-type]
