@@ -95,8 +95,9 @@ class ScoreData:
         lines = "\n  ".join(t.describe() for t in self.tracks)
         return (
             f"Tracks of {self.path.name}, numbered from 0 in this list (melody= and "
-            "accompaniment= take these numbers or a name; the file's own track numbers "
-            f"are in brackets):\n  {lines}"
+            "accompaniment= take these numbers or a name; in parentheses, where each is "
+            "in the file: MIDI track numbers count from 0 with the conductor track, "
+            f"channels from 1):\n  {lines}"
         )
 
     def bar_number(self, tick: int) -> int:
