@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from jazz_utils.chords import parse_chord
-from jazz_utils.corpus import read_piece
+from jazz_utils.corpus import SYMBOLS, check_source_path, read_piece, warn_accompaniment_ignored
 from jazz_utils.errors import CorpusError
 from jazz_utils.grammar import piece_to_values
 from jazz_utils.midi_io import MIDI_SUFFIXES
@@ -43,7 +43,8 @@ from jazz_utils.musicxml import MUSICXML_SUFFIXES, music21_work_path
 from jazz_utils.piece import ChordSpan, Measure, Note, Piece, Progression
 
 #: Bump when reading or the grammar changes, so old cache entries are ignored.
-CACHE_VERSION = 1
+#: 2: entries keep the piece's metadata; chords named from accompaniment keep held notes.
+CACHE_VERSION = 2
 Source = str | Path | Sequence[str | Path] | None
 
 
@@ -60,8 +61,16 @@ def corpus_files(source: Source = None) -> list[str]:
             files, sorted by name), ``"music21:<work>"``, or a list of these.
 
     Raises:
-        CorpusError: a missing path, or a folder without music files.
+        CorpusError: a missing path, a folder without music files, or a source that
+            is none of the above (a number, bytes).
     """
+    if source is not None and not isinstance(source, str | os.PathLike | list | tuple):
+        what = "bytes" if isinstance(source, bytes | bytearray) else type(source).__name__
+        raise CorpusError(
+            f"source is {what} ({str(source)[:40]}); give None for the bundled corpus, a "
+            "file or folder path as text (source='my_band.mid') or a pathlib.Path, or a "
+            "list of these."
+        )
     if source is None:
         folder = bundled_corpus_dir()
         files = sorted(str(p) for p in folder.glob("*.mid"))
@@ -120,6 +129,7 @@ def _piece_to_json(piece: Piece) -> dict[str, object]:
         "tempo": piece.tempo,
         "time_signature": list(piece.time_signature),
         "dropped_notes": piece.dropped_notes,
+        "metadata": piece.metadata,
         "measures": [
             {
                 "length": m.length,
@@ -147,6 +157,7 @@ def _piece_from_json(data: dict) -> Piece:
         name=data["name"],
         source=data["source"],
         dropped_notes=data["dropped_notes"],
+        metadata=data["metadata"],
     )
 
 
@@ -157,7 +168,12 @@ def load_piece(file: str | Path, cache: bool = True, **options: object) -> Piece
         file: a MIDI or MusicXML path or ``"music21:<work>"``.
         cache: use and fill the on-disk cache.
         **options: ``melody``, ``accompaniment``, ``window``, ``chord_resolution``.
+
+    A piece from the cache equals the one read from the file, its ``metadata``
+    included, and warns as reading it did (accompaniment named for a file whose
+    chord symbols give the chords).
     """
+    check_source_path(file, "file")
     file = str(file)
     if not cache:
         return read_piece(file, **options)  # type: ignore[arg-type]
@@ -165,14 +181,23 @@ def load_piece(file: str | Path, cache: bool = True, **options: object) -> Piece
     entry = _cache_dir() / f"{key}.json"
     if entry.exists():
         try:
-            return _piece_from_json(json.loads(entry.read_text()))
+            cached = _piece_from_json(json.loads(entry.read_text()))
         except (ValueError, KeyError, TypeError):
             entry.unlink(missing_ok=True)  # a damaged entry is read again from the file
+        else:
+            accompaniment = options.get("accompaniment")
+            if accompaniment is not None and cached.metadata.get("chords_from") == SYMBOLS:
+                warn_accompaniment_ignored(Path(cached.source).name, accompaniment)
+            return cached
     piece = read_piece(file, **options)  # type: ignore[arg-type]
+    try:
+        text = json.dumps(_piece_to_json(piece))
+    except TypeError:
+        return piece  # metadata JSON cannot hold is not cached (a reader never makes it)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=entry.parent, delete=False, suffix=".tmp") as tmp:
-            json.dump(_piece_to_json(piece), tmp)
+            tmp.write(text)
         os.replace(tmp.name, entry)  # atomic: parallel loads never see half an entry
     except OSError:
         pass  # a read-only home still loads, only without the cache
@@ -226,6 +251,46 @@ def one_hot(indices: np.ndarray, n_values: int) -> np.ndarray:
     return np.eye(n_values, dtype=np.float32)[np.asarray(indices)]
 
 
+def _check_seed(seed: object) -> None:
+    """Raise a CorpusError unless ``seed`` is a whole number >= 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise CorpusError(
+            f"seed must be a whole number >= 0, e.g. seed=0, not {seed!r}; it picks the "
+            "training windows, so the same seed gives the same X and Y."
+        )
+
+
+def _memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, where the system says (None elsewhere)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_room(sequences: Sequence[Sequence[int]], Tx: int, m: int, n_values: int) -> None:
+    """Raise a CorpusError when X and Y for ``m`` windows would fill half the memory.
+
+    The message gives the memory they would need and how many different windows
+    the corpus holds: :func:`sample_windows` draws with replacement past that
+    number, so a larger ``m`` repeats windows and adds no data. A corpus with no
+    window of ``Tx + 1`` values is left to :func:`sample_windows` to explain.
+    """
+    distinct = sum(max(0, len(seq) - Tx) for seq in sequences)
+    per_window = 2 * Tx * n_values * np.dtype(np.float32).itemsize
+    memory = _memory_bytes() or 64 * 2**30
+    if distinct == 0 or m * per_window <= memory // 2:
+        return
+    largest = min(distinct, memory // 2 // per_window)
+    raise CorpusError(
+        f"m={m} windows of Tx={Tx} values would need {m * per_window / 2**30:,.0f} GiB for "
+        f"X and Y (float32 arrays of m x Tx x n_values, n_values={n_values}), more than "
+        f"half of this machine's {memory / 2**30:,.0f} GiB. The corpus holds {distinct:,} "
+        "different windows of Tx + 1 values, and windows past that number are drawn "
+        f"again, so a larger m repeats them: use m <= {largest:,}."
+    )
+
+
 def sample_windows(
     sequences: Sequence[Sequence[int]], length: int, m: int, seed: int = 0
 ) -> np.ndarray:
@@ -238,8 +303,9 @@ def sample_windows(
         int array of shape ``(m, length)``.
 
     Raises:
-        CorpusError: no sequence is ``length`` long.
+        CorpusError: no sequence is ``length`` long, or ``seed`` is not a whole number >= 0.
     """
+    _check_seed(seed)
     starts = [(s, i) for s, seq in enumerate(sequences) for i in range(len(seq) - length + 1)]
     if not starts:
         longest = max((len(seq) for seq in sequences), default=0)
@@ -285,11 +351,13 @@ def load_music_utils(
         and the corpus's :class:`~jazz_utils.piece.Progression`.
 
     Raises:
-        CorpusError: bad source or options, or a corpus shorter than ``Tx + 1`` values.
+        CorpusError: bad source or options, a corpus shorter than ``Tx + 1`` values, or
+            an ``m`` whose X and Y would take more than half this machine's memory.
     """
     for name, number in (("Tx", Tx), ("m", m)):
         if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1:
             raise CorpusError(f"{name} must be a positive whole number, not {number!r}.")
+    _check_seed(seed)
     options: dict[str, object] = {"chord_resolution": chord_resolution}
     if melody is not None:
         options["melody"] = melody
@@ -302,6 +370,7 @@ def load_music_utils(
     vocabulary = Vocabulary.from_sequences(sequences)
     lookup = vocabulary.values_indices
     indexed = [[lookup[v] for v in seq] for seq in sequences]
+    _check_room(indexed, int(Tx), int(m), len(vocabulary))
     windows = sample_windows(indexed, int(Tx) + 1, int(m), seed)
     n_values = len(vocabulary)
     X = one_hot(windows[:, :-1], n_values)

@@ -112,3 +112,11 @@ def _ipython() -> Any:
     module = sys.modules.get("IPython.core.getipython")
     shell = module.get_ipython() if module is not None else None
     return shell if hasattr(getattr(shell, "compile", None), "format_code_name") else None
+
+
+class AccompanimentIgnoredWarning(UserWarning):
+    """Accompaniment tracks were named for a file whose chord symbols give its chords.
+
+    :func:`jazz_utils.corpus.read_piece` reads the chords a file writes down rather
+    than naming them from notes; it warns so that the choice is never silent.
+    """

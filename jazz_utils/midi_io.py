@@ -46,6 +46,9 @@ SOLO_INSTRUMENTS = {
 TEMPO_RANGE = (10, 400)
 #: Lowest pitch of a block-chord voicing in the "Chords" track (E3).
 VOICING_FLOOR = 52
+#: Quarter notes from the start past which a MIDI event marks a damaged file
+#: (about 14 hours at 120 quarter notes per minute).
+MAX_QUARTERS = 100_000
 #: File suffixes read as MIDI.
 MIDI_SUFFIXES = (".mid", ".midi")
 #: MIDI channel (counted from 0) that General MIDI reserves for drums.
@@ -248,10 +251,15 @@ def read_midi(path: Path) -> ScoreData:
     """Read a standard MIDI file (type 0 or 1) into tracks, bar lines and chord marks.
 
     Each (track, channel) pair with notes becomes one :class:`Track`, so a
-    type-0 file with a whole band on one track is split by channel.
+    type-0 file with a whole band on one track is split by channel. Every such
+    pair is listed, drums included: drum hits shorter than the grid last one grid
+    tick; pitched notes that short (grace notes) are kept aside in
+    ``Track.short_notes``. Each track's ``origin`` gives its MIDI track number
+    (from 0, the conductor track included) and channel (from 1).
 
     Raises:
-        CorpusError: the file is not a readable MIDI file or holds no notes.
+        CorpusError: the file is not a readable MIDI file, is damaged (an event
+            further than :data:`MAX_QUARTERS` from the start) or holds no notes.
         ChordError: a chord track holds text that is no chord symbol.
     """
     import mido
@@ -265,7 +273,8 @@ def read_midi(path: Path) -> ScoreData:
         ) from None
     if midi.type == 2:
         raise CorpusError(f"{path} is a type-2 (multi-song) MIDI file; save it as type 0 or 1.")
-    per_quarter = midi.ticks_per_beat or 480
+    per_quarter = midi.ticks_per_beat if midi.ticks_per_beat > 0 else 480
+    last_tick = MAX_QUARTERS * per_quarter
 
     def grid(tick: int) -> int:
         return round(tick * TICKS_PER_QUARTER / per_quarter)
@@ -274,9 +283,7 @@ def read_midi(path: Path) -> ScoreData:
     tempo = 0.0
     marks: list[tuple[int, str]] = []
     tracks: list[Track] = []
-    dropped = 0
-    end_tick = 0
-    for track in midi.tracks:
+    for number, track in enumerate(midi.tracks):
         name = ""
         programs: dict[int, int] = {}
         notes: dict[int, list[tuple[int, int, int]]] = {}
@@ -285,6 +292,13 @@ def read_midi(path: Path) -> ScoreData:
         texts: list[tuple[int, str]] = []
         for message in track:
             tick += message.time
+            if tick > last_tick:
+                raise CorpusError(
+                    f"{path} is damaged: MIDI track {number} has an event "
+                    f"{tick // per_quarter} quarter notes from the start, past the "
+                    f"{MAX_QUARTERS} (about 14 hours at 120 per minute) any piece could "
+                    "last. Export the file again from the program that made it."
+                )
             kind = message.type
             if kind == "track_name" and not name:
                 name = message.name.strip()
@@ -311,18 +325,17 @@ def read_midi(path: Path) -> ScoreData:
         if "chord" in name.lower():
             marks.extend(texts)
         for channel in sorted(notes):
-            kept = [(s, e, p) for s, e, p in sorted(notes[channel]) if e > s]
-            dropped += len(notes[channel]) - len(kept)
-            if not kept:
-                continue
-            end_tick = max(end_tick, max(e for _, e, _ in kept))
             is_drum = channel == DRUM_CHANNEL
+            kept, short = _on_the_grid(notes[channel], is_drum)
             instrument = "Drums" if is_drum else program_name(programs.get(channel, 0))
             label = name if len(notes) == 1 or not name else f"{name} (channel {channel + 1})"
-            tracks.append(Track(len(tracks), label, instrument, is_drum, kept))
-    if not tracks:
+            origin = f"MIDI track {number}, channel {channel + 1}"
+            tracks.append(
+                Track(len(tracks), label, instrument, is_drum, kept, origin, short_notes=short)
+            )
+    if not any(t.notes for t in tracks):
         raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
-    end_tick = max([end_tick] + [t for t, _ in marks])
+    end_tick = max([e for t in tracks for _, e, _ in t.notes] + [t for t, _ in marks])
     bar_starts = bar_lines(signatures, end_tick)
     data = ScoreData(
         path=path,
@@ -331,9 +344,29 @@ def read_midi(path: Path) -> ScoreData:
         time_signature=(sorted(signatures)[0][1:] if signatures else (4, 4)),  # type: ignore[arg-type]
         tempo=tempo or 120.0,
         chord_marks=[],
-        dropped_notes=dropped,
+        dropped_notes=sum(len(t.short_notes) for t in tracks),
     )
     data.chord_marks = [
         (t, _parse_chord_mark(x, path, data.bar_number(t))) for t, x in sorted(marks)
     ]
     return data
+
+
+def _on_the_grid(
+    notes: list[tuple[int, int, int]], is_drum: bool
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """Split grid notes into those kept and pitched ones too short for the grid.
+
+    A drum hit shorter than one grid tick lasts one tick (hits are often a few MIDI
+    ticks long); a pitched note that short is a grace note, returned as ``(start, pitch)``.
+    """
+    kept: list[tuple[int, int, int]] = []
+    short: list[tuple[int, int]] = []
+    for start, end, pitch in sorted(notes):
+        if end > start:
+            kept.append((start, end, pitch))
+        elif is_drum:
+            kept.append((start, start + 1, pitch))
+        else:
+            short.append((start, pitch))
+    return kept, short

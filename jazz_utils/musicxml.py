@@ -89,25 +89,28 @@ def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
         return round(float(offset) * TICKS_PER_QUARTER)
 
     tracks: list[Track] = []
-    dropped = 0
-    for part in parts:
+    for number, part in enumerate(parts, start=1):
         flat = part.flatten().stripTies()
         notes: list[tuple[int, int, int]] = []
+        short: list[tuple[int, int]] = []
         drum = False
         for element in flat.notes:
             if isinstance(element, harmony.ChordSymbol):
                 continue
-            if isinstance(element, m21note.Unpitched | percussion.PercussionChord):
-                drum = True
-                continue
-            pitches = element.pitches
             start = grid(element.offset)
             end = grid(element.offset + element.quarterLength)
+            if isinstance(element, m21note.Unpitched | percussion.PercussionChord):
+                drum = True  # a hit lasts at least one tick; its displayed pitch names it
+                chord = isinstance(element, percussion.PercussionChord)
+                hits = element.notes if chord else [element]
+                notes.extend((start, max(end, start + 1), _display_pitch(h)) for h in hits)
+                continue
+            pitches = element.pitches
             if end <= start:
-                dropped += len(pitches)
+                short.extend((start, p.midi) for p in pitches)
                 continue
             notes.extend((start, end, p.midi) for p in pitches)
-        if not notes:
+        if not notes and not short:
             continue
         instrument = part.getInstrument(returnDefault=True)
         tracks.append(
@@ -117,9 +120,11 @@ def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
                 instrument=instrument.instrumentName or "Instrument",
                 is_drum=drum,
                 notes=sorted(notes),
+                origin=f"part {number}",
+                short_notes=short,
             )
         )
-    if not tracks:
+    if not any(t.notes for t in tracks):
         raise CorpusError(f"{path} holds no notes: there is no melody to learn from.")
 
     measures = list(parts[0].getElementsByClass(stream.Measure))
@@ -151,8 +156,16 @@ def read_musicxml(path: Path | str, parsed: object | None = None) -> ScoreData:
         time_signature=(beats, unit),
         tempo=qpm,
         chord_marks=sorted(chord_marks, key=lambda m: m[0]),
-        dropped_notes=dropped,
+        dropped_notes=sum(len(t.short_notes) for t in tracks),
     )
+
+
+def _display_pitch(hit: object) -> int:
+    """The MIDI number of the staff position an unpitched (drum) note is written at."""
+    pitch = getattr(hit, "pitch", None)  # a pitched note inside a percussion chord
+    if pitch is None:
+        pitch = hit.displayPitch()  # type: ignore[attr-defined]
+    return int(pitch.midi)
 
 
 def music21_work_path(name: str) -> Path:

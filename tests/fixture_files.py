@@ -150,10 +150,112 @@ def build_waltz(path: Path) -> Path:
     return path
 
 
+#: The held-bass fixture's chart, one bar per ``|``: the chords a reader must name.
+HELD_BASS_CHART = (
+    "| Fm7 Ebmaj7 | Gm7 | Gm7 | Cm7 F7 | Bbmaj7 | Bbmaj7 | Ab7 Db7 | Cm7 F7 Bb7 Ebmaj7 |"
+)
+#: Bars (1-based) where the piano plays nothing new: the bass note of the bar before
+#: is held on (the "G triad between two Gm7 bars").
+HELD_BASS_TIED_BARS = (3,)
+#: Bars whose first chord the piano pushes: struck an eighth early, on the "and" of
+#: beat 4 of the bar before, and held over the bar line.
+HELD_BASS_PUSHED_BARS = (7,)
+#: The drum tracks: (name, channel counted from 0, GM drum note, hit length in quarter
+#: notes). 1/48 of a quarter note is shorter than the grid (1/12); the shaker sits on
+#: channel 11, as some files put percussion, so it reads as a pitched track.
+HELD_BASS_DRUMS = (
+    ("Kick", 9, 36, 1 / 48), ("Snare", 9, 38, 1 / 48), ("Ride", 9, 51, 1 / 48),
+    ("Hi-Hat", 9, 42, 1 / 48), ("Crash", 9, 49, 0.5), ("Shaker", 10, 70, 1 / 48),
+)  # fmt: skip
+#: Melody notes left out on reading, by bar (1-based): chord tones under the top note
+#: and grace notes shorter than the grid.
+HELD_BASS_DROPPED = {2: 2, 7: 3}
+
+
+def held_bass_progression() -> Progression:
+    """The held-bass fixture's 8 bars of chords."""
+    return parse_progression(HELD_BASS_CHART)
+
+
+def _held_bass_piano(bars: Progression) -> MidiPart:
+    """Comping that strikes each chord and then holds only its bass note.
+
+    A chord's root sounds in octave 2 for the whole chord (through the next bar when
+    that bar is tied); the other chord tones sound above E3 for one beat, half a beat
+    on the "and" of beat 1 in bar 5, half a beat in bar 7. Chords of
+    :data:`HELD_BASS_PUSHED_BARS` start an eighth early, the chord before ending there.
+    """
+    piano = MidiPart("Piano", 1, 0)
+    for index, measure in enumerate(bars):
+        number, bar_start = index + 1, index * 4.0
+        if number in HELD_BASS_TIED_BARS:
+            continue
+        for span in measure.chords:
+            start = bar_start + span.offset
+            held = span.duration + (4.0 if number + 1 in HELD_BASS_TIED_BARS else 0.0)
+            if number + 1 in HELD_BASS_PUSHED_BARS and span is measure.chords[-1]:
+                held -= 0.5
+            early = 0.5 if number in HELD_BASS_PUSHED_BARS and span.offset == 0 else 0.0
+            piano.notes.append((start - early, held + early, 36 + span.chord.root, 64))
+            stab_at, stab = {5: (0.5, 0.5), 7: (0.0, 0.5)}.get(number, (0.0, 1.0))
+            upper = [(span.chord.root + i) % 12 for i in span.chord.intervals if i]
+            for pitch in block_voicing(upper, floor=52):
+                piano.notes.append((start + stab_at - early, stab + early, pitch, 60))
+    return piano
+
+
+def _held_bass_melody(bars: Progression) -> MidiPart:
+    """Eighth notes up the chord tones, with the dropped notes of HELD_BASS_DROPPED."""
+    sax = MidiPart("Alto Sax", 0, 65)
+    for index, measure in enumerate(bars):
+        bar_start = index * 4.0
+        for span in measure.chords:
+            tones = [60 + (span.chord.root + i) % 12 for i in span.chord.intervals]
+            for k in range(round(span.duration * 2)):
+                sax.notes.append((bar_start + span.offset + k / 2, 0.5, sorted(tones)[k % 4], 90))
+    sax.notes += [
+        (4.0, 0.5, 57, 80),  # bar 2: a third under the first note
+        (4.9, 0.02, 62, 70),  # bar 2: a grace note, shorter than the grid
+        (24.0, 0.5, 53, 80),  # bar 7: two notes under the first
+        (24.0, 0.5, 49, 80),
+        (25.9, 0.02, 62, 70),  # bar 7: a grace note
+    ]
+    return sax
+
+
+def build_held_bass(path: Path) -> Path:
+    """An 8-bar band file whose piano holds the bass note after striking each chord.
+
+    Tracks (MIDI track 0 is the conductor): alto sax melody, piano comping (see
+    :func:`_held_bass_piano`), a bass in half notes (root, fifth), and the drum
+    tracks of :data:`HELD_BASS_DRUMS`, hits on every beat.
+    """
+    bars = held_bass_progression()
+    bass = MidiPart("Bass", 2, 32)
+    for index, measure in enumerate(bars):
+        for span in measure.chords:
+            for k in range(max(1, round(span.duration / 2))):
+                pitch = 28 + (span.chord.root - 4) % 12 + (7 if k % 2 else 0)
+                bass.notes.append(
+                    (index * 4.0 + span.offset + 2 * k, min(2.0, span.duration), pitch, 80)
+                )
+    drums = []
+    for name, channel, note, length in HELD_BASS_DRUMS:
+        part = MidiPart(name, channel, 0)
+        part.notes = [(beat * 1.0, length, note, 90) for beat in range(len(bars) * 4)]
+        drums.append(part)
+    parts = [_held_bass_melody(bars), _held_bass_piano(bars), bass, *drums]
+    return write_parts(parts, path, tempo=132)
+
+
 def build_all(folder: Path = FIXTURES) -> list[Path]:
     """Write every fixture into ``folder``; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
-    return [build_band(folder / "band_blues.mid"), build_waltz(folder / "waltz_pickup.musicxml")]
+    return [
+        build_band(folder / "band_blues.mid"),
+        build_waltz(folder / "waltz_pickup.musicxml"),
+        build_held_bass(folder / "band_held_bass.mid"),
+    ]
 
 
 if __name__ == "__main__":

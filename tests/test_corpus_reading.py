@@ -188,7 +188,9 @@ def test_unknown_chord_symbol_in_a_midi_chord_track(tmp_path: Path) -> None:
         read_piece(write_parts([melody, chords], tmp_path / "bad_chord.mid"))
 
 
-@pytest.mark.parametrize("window", [(1000.0, 1100.0), (-50.0, -10.0), (20.0, 10.0)])
+# A reversed window, (20.0, 10.0), was told it "lies outside" the file; issue 14 asks for
+# a message that says what is wrong, in test_band_files.py::test_bad_windows.
+@pytest.mark.parametrize("window", [(1000.0, 1100.0), (-50.0, -10.0)])
 def test_window_outside_the_piece(window: tuple[float, float]) -> None:
     with pytest.raises(CorpusError, match="lies outside band_blues.mid"):
         read_piece(BAND, melody=0, accompaniment=[1], window=window)
