@@ -39,10 +39,10 @@ from jazz_utils.rhythm import blips, is_strong_beat, off_grid_beats
 from jazz_utils.voice_leading import (
     approach_resolutions,
     guide_tone_landings,
-    share,
     share_inside,
     training_range,
 )
+from jazz_utils.voice_leading import share as share_of
 
 #: Role names for the grammar's type letters.
 ROLE_NAMES = {"C": "chord", "S": "scale", "A": "approach", "X": "outside"}
@@ -429,7 +429,7 @@ def solo_metrics(
     off_grid, with_onsets = off_grid_beats(solo)
     chosen = _chosen_values(solo)
     chosen_ticks = _chosen_ticks(solo, chosen)
-    bar_ticks = to_ticks(solo.total_length) / len(solo.measures) if solo.measures else 48.0
+    bar_ticks = to_ticks(solo.total_length) / len(solo.measures) if solo.measures else 1.0
     corpus: dict[str, object] = {}
     if corpus_pieces is not None or corpus_values is not None:
         pieces = list(corpus_pieces or [])
@@ -485,8 +485,8 @@ def solo_metrics(
         range_semitones=lowest_highest[1] - lowest_highest[0] if lowest_highest else 0,
         off_grid_beat_share=off_grid / with_onsets if with_onsets else 0.0,
         distinct_values=len(set(chosen)),
-        guide_tone_share_on_changes=share(guide_tone_landings(solo)),
-        approach_resolution_share=share(approach_resolutions(solo)),
+        guide_tone_share_on_changes=share_of(guide_tone_landings(solo)),
+        approach_resolution_share=share_of(approach_resolutions(solo)),
         blips=blips(solo),
         bar_repeats=bar_repeats(solo),
         longest_two_bar_loop=longest_two_bar_loop(chosen, chosen_ticks, bar_ticks),
