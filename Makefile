@@ -120,6 +120,7 @@ bench: $(DEV_STAMP)  ## benchmarks that print measured ratios (not part of the t
 	$(BIN)/python bench/audio.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/music.py
 
 release: $(DEV_STAMP)  ## regenerate the student release notebooks/ (and the course folder course/) from solutions/
 	$(BIN)/python -m grader release

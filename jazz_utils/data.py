@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from jazz_utils.chords import parse_chord
+from jazz_utils.copying import warn_if_small_corpus
 from jazz_utils.corpus import SYMBOLS, check_source_path, read_piece, warn_accompaniment_ignored
 from jazz_utils.errors import CorpusError
 from jazz_utils.grammar import piece_to_values
@@ -353,6 +354,11 @@ def load_music_utils(
     Raises:
         CorpusError: bad source or options, a corpus shorter than ``Tx + 1`` values, or
             an ``m`` whose X and Y would take more than half this machine's memory.
+
+    Warns:
+        SmallCorpusWarning: the corpus is too small for ``m`` windows of ``Tx`` values
+            to be learnt without memorising it (the message gives the numbers; see
+            :func:`jazz_utils.copying.small_corpus_reasons`).
     """
     for name, number in (("Tx", Tx), ("m", m)):
         if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1:
@@ -378,4 +384,5 @@ def load_music_utils(
     chords = Progression(
         [measure for p in pieces for measure in p.measures], pieces[0].time_signature
     )
+    warn_if_small_corpus(indexed, int(Tx), int(m), bars=len(chords))
     return X, Y, n_values, vocabulary.indices_values, chords

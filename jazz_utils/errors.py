@@ -47,6 +47,15 @@ class TrainingError(JazzUtilsError, ValueError):
     """A model or its data cannot be trained as asked (:mod:`jazz_utils.training`)."""
 
 
+class SmallCorpusWarning(UserWarning):
+    """A corpus too small for its training windows: the network will likely memorise it.
+
+    Issued by ``load_music_utils`` with the numbers behind it (see
+    :func:`jazz_utils.copying.small_corpus_reasons`); a warning, not an error, because
+    training still runs.
+    """
+
+
 class CheckFailure(JazzUtilsError, AssertionError):  # noqa: N818 - the name learners see
     """A learner's function does not do what the exercise asks; the message says why.
 

@@ -4,28 +4,45 @@ Every note is given a *role* over the chord sounding at its onset, using the
 same classification as the values grammar (:func:`jazz_utils.grammar.note_type`):
 chord tone, scale tone, approach tone or outside tone.
 
-Where notes fall in the bar (strong beats, the beat grid) is measured in
-:mod:`jazz_utils.rhythm`.
+Where notes fall in the bar (strong beats, the beat grid, blips) is measured in
+:mod:`jazz_utils.rhythm`; how the line moves through its chords (guide tones,
+resolutions, register) in :mod:`jazz_utils.voice_leading`; what is copied from the
+corpus or from the solo itself in :mod:`jazz_utils.copying`.
 
 :func:`solo_metrics` gathers everything into one :class:`SoloMetrics`: how the
 solo sits on its chords, how it moves, how its pitch and rhythm vocabulary
-compares with a corpus, and how much of it is copied from that corpus.
+compares with a corpus, and how much of it is copied from that corpus, both in
+the values the network chose and in the notes as played.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
 from jazz_utils.chords import Chord, pitch_name
-from jazz_utils.copying import NOVELTY_N, CorpusIndex
+from jazz_utils.copying import NOVELTY_N, CorpusIndex, bar_repeats, longest_two_bar_loop
 from jazz_utils.grammar import Value, note_type, piece_to_values
+from jazz_utils.histograms import (
+    DURATION_BINS,
+    RELATIVE_PITCH_NAMES,
+    duration_histogram,
+    histogram_overlap,
+    kl_divergence,
+    relative_pitch_histogram,
+)
 from jazz_utils.piece import Note, Piece, to_ticks
-from jazz_utils.rhythm import is_strong_beat, off_grid_beats
+from jazz_utils.rhythm import blips, is_strong_beat, off_grid_beats
+from jazz_utils.voice_leading import (
+    approach_resolutions,
+    guide_tone_landings,
+    share_inside,
+    training_range,
+)
+from jazz_utils.voice_leading import share as share_of
 
 #: Role names for the grammar's type letters.
 ROLE_NAMES = {"C": "chord", "S": "scale", "A": "approach", "X": "outside"}
@@ -126,72 +143,10 @@ def pitch_range(piece: Piece) -> tuple[int, int] | None:
     return (min(pitches), max(pitches)) if pitches else None
 
 
-# ---------------------------------------------------------------- a solo against a corpus
+# ---------------------------------------------------------------- the shape of the line
 
-#: Names of pitch classes relative to the chord root (0 = root, 4 = major third).
-RELATIVE_PITCH_NAMES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
-#: Duration classes of notes: (label, longest duration in grid ticks, 12 per quarter).
-DURATION_BINS = (
-    ("1/16", 3), ("1/8 triplet", 4), ("1/8", 6), ("dotted 1/8", 9),
-    ("1/4", 12), ("dotted 1/4", 18), ("1/2", 24), ("longer", math.inf),
-)  # fmt: skip
-#: Smoothing added to every bin before a KL divergence (so empty bins stay finite).
-KL_EPSILON = 1e-3
 #: Same-pitch notes in a row that count as a repeated-note run.
 REPEATED_RUN_MIN = 3
-
-
-def relative_pitch_histogram(pieces: Iterable[Piece]) -> tuple[float, ...]:
-    """Share of notes at each pitch class above the root of the chord under them.
-
-    Returns:
-        12 shares summing to 1 (all zeros without notes); index 0 is the root,
-        4 the major third, 10 the minor seventh (see :data:`RELATIVE_PITCH_NAMES`).
-    """
-    counts = [0] * 12
-    for piece in pieces:
-        for item in note_roles(piece):
-            counts[(item.note.pitch - item.chord.root) % 12] += 1
-    return _normalised(counts)
-
-
-def _duration_bin(ticks: int) -> int:
-    return next(i for i, (_, longest) in enumerate(DURATION_BINS) if ticks <= longest)
-
-
-def duration_histogram(durations: Iterable[float]) -> tuple[float, ...]:
-    """Share of note durations (quarter notes) in each of :data:`DURATION_BINS`."""
-    counts = [0] * len(DURATION_BINS)
-    for duration in durations:
-        counts[_duration_bin(to_ticks(duration))] += 1
-    return _normalised(counts)
-
-
-def _normalised(counts: Sequence[float]) -> tuple[float, ...]:
-    total = float(sum(counts))
-    return tuple(c / total if total else 0.0 for c in counts)
-
-
-def histogram_overlap(p: Sequence[float], q: Sequence[float]) -> float:
-    """Overlap of two normalised histograms: the sum of bin-wise minima.
-
-    1 means identical, 0 means no bin in common.
-    """
-    return float(sum(min(a, b) for a, b in zip(p, q, strict=True)))
-
-
-def kl_divergence(p: Sequence[float], q: Sequence[float], epsilon: float = KL_EPSILON) -> float:
-    """Kullback-Leibler divergence D(p || q) in nats between two histograms.
-
-    ``epsilon`` is added to every bin of both histograms, which are then
-    renormalised, so that a bin empty in ``q`` gives a large but finite value.
-    0 means identical; larger means ``p`` is less like ``q``.
-    """
-    p_s = [a + epsilon for a in p]
-    q_s = [b + epsilon for b in q]
-    p_total, q_total = sum(p_s), sum(q_s)
-    pairs = zip(p_s, q_s, strict=True)
-    return float(sum((a / p_total) * math.log((a / p_total) / (b / q_total)) for a, b in pairs))
 
 
 def repeated_note_runs(piece: Piece) -> list[int]:
@@ -234,16 +189,39 @@ class SoloMetrics:
         leaps_over_octave: melodic moves larger than 12 semitones.
         pitch_range: (lowest, highest) MIDI pitch, or None without notes.
         range_semitones: highest minus lowest pitch (0 without notes).
+        guide_tone_share_on_changes: share of the chord changes on which the first
+            note played lands on the new chord's 3rd or 7th
+            (:func:`~jazz_utils.voice_leading.guide_tone_landings`); None when no
+            note starts after a change.
+        approach_resolution_share: share of the approach tones that step (1-2
+            semitones) straight into a chord tone
+            (:func:`~jazz_utils.voice_leading.approach_resolutions`); None without
+            approach tones followed by a note.
+        blips: notes shorter than a sixteenth (:func:`~jazz_utils.rhythm.blips`).
         off_grid_beat_share: share of the beats in which notes start that leave the
             rhythmic grid (:func:`off_grid_beats`); 0 without notes.
         distinct_values: how many different values the solo uses: the values the
             network chose (``solo.metadata["values"]``) for a generated solo, the
             values read from its notes otherwise.
-        longest_copied_run: most consecutive values of the solo found consecutively
-            in the corpus.
-        copied_ngram_share: share of the solo's value :data:`NOVELTY_N`-grams found in
-            the corpus (None when the solo has fewer values).
+        bar_repeats: the most times one bar (rhythm and pitches) comes back after
+            it was first played (:func:`~jazz_utils.copying.bar_repeats`; 0: none).
+        longest_two_bar_loop: bars of the longest stretch of chosen values that
+            loops over at most two bars (:func:`~jazz_utils.copying.longest_two_bar_loop`;
+            0: no loop).
+        training_range: (lowest, highest) pitch of the corpus pieces.
+        inside_training_range_share: share of the solo's notes inside it.
+        longest_copied_run: most consecutive *chosen* values of the solo (the values
+            the network chose, ``solo.metadata["values"]``; for a piece that was not
+            generated, its values) found consecutively in one corpus piece.
+        longest_copied_bars: how long that run lasts in the solo, in bars.
+        copied_ngram_share: share of the chosen values' :data:`NOVELTY_N`-grams found
+            in the corpus (None when the solo has fewer values).
         novelty: ``1 - copied_ngram_share``: 1 is all new, 0 entirely copied.
+        played_longest_copied_run, played_longest_copied_bars,
+        played_copied_ngram_share, played_novelty: the same four on the values of the
+            notes as played (:func:`~jazz_utils.grammar.piece_to_values` of the solo),
+            which differ from the chosen ones where a value was cut at a bar line or
+            its pitch re-chosen, so a replayed corpus can look new there.
     """
 
     n_notes: int
@@ -264,15 +242,27 @@ class SoloMetrics:
     range_semitones: int
     off_grid_beat_share: float
     distinct_values: int
+    guide_tone_share_on_changes: float | None = None
+    approach_resolution_share: float | None = None
+    blips: int = 0
+    bar_repeats: int = 0
+    longest_two_bar_loop: float = 0.0
     corpus_pitch_class_histogram: tuple[float, ...] | None = None
     corpus_duration_histogram: tuple[float, ...] | None = None
     pitch_class_overlap: float | None = None
     pitch_class_kl: float | None = None
     duration_overlap: float | None = None
     duration_kl: float | None = None
+    training_range: tuple[int, int] | None = None
+    inside_training_range_share: float | None = None
     longest_copied_run: int | None = None
+    longest_copied_bars: float | None = None
     copied_ngram_share: float | None = None
     novelty: float | None = None
+    played_longest_copied_run: int | None = None
+    played_longest_copied_bars: float | None = None
+    played_copied_ngram_share: float | None = None
+    played_novelty: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The metrics as plain JSON-ready types; histograms as {bin label: share}."""
@@ -285,8 +275,9 @@ class SoloMetrics:
         ):
             if data[name] is not None:
                 data[name] = dict(zip(labels, data[name], strict=True))
-        if data["pitch_range"] is not None:
-            data["pitch_range"] = list(data["pitch_range"])
+        for name in ("pitch_range", "training_range"):
+            if data[name] is not None:
+                data[name] = list(data[name])
         return data
 
     def _rows(self) -> list[tuple[str, str]]:
@@ -303,9 +294,15 @@ class SoloMetrics:
             return ", ".join(f"{label} {100 * x:.0f}%" for x, label in ranked if x > 0)
 
         durations = [label for label, _ in DURATION_BINS]
-        low_high = "-"
-        if self.pitch_range is not None:
-            low_high = f"{pitch_name(self.pitch_range[0])}-{pitch_name(self.pitch_range[1])}"
+
+        def low_high(pitches: tuple[int, int] | None) -> str:
+            return "-" if pitches is None else f"{pitch_name(pitches[0])}-{pitch_name(pitches[1])}"
+
+        def copied_run(values: int | None, bars: float | None) -> str:
+            if values is None:
+                return "-"
+            return f"{values} value{'s' if values != 1 else ''}, {bars:.1f} bars"
+
         rows = [
             ("notes", str(self.n_notes)),
             ("chord tones (by count)",
@@ -316,25 +313,36 @@ class SoloMetrics:
              " / ".join(share(x) for x in (self.scale_share, self.approach_share,
                                             self.outside_share))),
             ("rests (time)", share(self.rest_share)),
-            ("pitch range", f"{low_high} ({self.range_semitones} semitones)"),
+            ("guide tones (3rd, 7th) on chord changes", share(self.guide_tone_share_on_changes)),
+            ("approach tones resolved by step", share(self.approach_resolution_share)),
+            ("pitch range", f"{low_high(self.pitch_range)} ({self.range_semitones} semitones)"),
             ("leaps over an octave", str(self.leaps_over_octave)),
+            ("blips (notes shorter than 1/16)", str(self.blips)),
             ("beats off the rhythmic grid", share(self.off_grid_beat_share)),
             ("distinct values", str(self.distinct_values)),
             (f"repeated-note runs ({REPEATED_RUN_MIN}+)",
              f"{self.repeated_note_runs} (longest {self.longest_repeated_run})"),
+            ("most repeats of one bar", str(self.bar_repeats)),
+            ("longest two-bar loop", f"{self.longest_two_bar_loop:.1f} bars"),
             ("pitches over the chord root", top(self.pitch_class_histogram, RELATIVE_PITCH_NAMES)),
             ("durations", top(self.duration_histogram, durations)),
         ]  # fmt: skip
         if self.corpus_duration_histogram is not None or self.novelty is not None:
             rows += [
+                ("notes inside the corpus's range",
+                 f"{share(self.inside_training_range_share)} "
+                 f"({low_high(self.training_range)})"),
                 ("pitch classes vs corpus: overlap / KL",
                  f"{number(self.pitch_class_overlap)} / {number(self.pitch_class_kl)}"),
                 ("durations vs corpus: overlap / KL",
                  f"{number(self.duration_overlap)} / {number(self.duration_kl)}"),
-                ("longest run copied from the corpus",
-                 "-" if self.longest_copied_run is None else f"{self.longest_copied_run} values"),
-                (f"{NOVELTY_N}-grams copied from the corpus", share(self.copied_ngram_share)),
-                ("novelty (1 = all new)", number(self.novelty)),
+                ("values chosen: novelty (1 = all new)", number(self.novelty)),
+                (f"values chosen: {NOVELTY_N}-grams copied", share(self.copied_ngram_share)),
+                ("values chosen: longest copied run",
+                 copied_run(self.longest_copied_run, self.longest_copied_bars)),
+                ("notes played: novelty", number(self.played_novelty)),
+                ("notes played: longest copied run",
+                 copied_run(self.played_longest_copied_run, self.played_longest_copied_bars)),
             ]  # fmt: skip
         return rows
 
@@ -359,6 +367,32 @@ def _chosen_values(solo: Piece) -> list[str]:
     return piece_to_values(solo)
 
 
+def _chosen_ticks(solo: Piece, chosen: Sequence[str]) -> list[int]:
+    """How long each chosen value lasted in the solo, in grid ticks: as played (a value
+    cut at the bar line lasts to the bar line) when ``solo.metadata["played"]`` holds
+    one played value per chosen one, as chosen otherwise."""
+    played = solo.metadata.get("played")
+    if isinstance(played, list | tuple) and len(played) == len(chosen):
+        return [Value.parse(v).ticks for v in played]
+    return [Value.parse(v).ticks for v in chosen]
+
+
+def _copying(
+    index: CorpusIndex, values: Sequence[str], ticks: Sequence[int], bar_ticks: float, prefix: str
+) -> dict[str, object]:
+    """Novelty, copied n-gram share and the longest copied run (in values and bars)."""
+    start, length = index.longest_copied_span(values)
+    found: dict[str, object] = {
+        f"{prefix}longest_copied_run": length,
+        f"{prefix}longest_copied_bars": sum(ticks[start : start + length]) / bar_ticks,
+    }
+    if len(values) >= NOVELTY_N:
+        copied = index.copied(values, NOVELTY_N)
+        found[f"{prefix}copied_ngram_share"] = sum(copied) / len(copied)
+        found[f"{prefix}novelty"] = 1.0 - sum(copied) / len(copied)
+    return found
+
+
 def solo_metrics(
     solo: Piece,
     corpus_pieces: Sequence[Piece] | None = None,
@@ -377,9 +411,12 @@ def solo_metrics(
     Returns:
         A :class:`SoloMetrics`. Histogram overlap is the sum of bin-wise minima;
         KL divergence is D(solo || corpus) in nats after adding
-        :data:`KL_EPSILON` to every bin; novelty is 1 minus the share of the
-        solo's :data:`NOVELTY_N`-grams of values that occur in the corpus, so a
-        solo copied from the corpus scores 0.
+        :data:`~jazz_utils.histograms.KL_EPSILON` to every bin; novelty is 1 minus
+        the share of the solo's :data:`NOVELTY_N`-grams of values that occur in the
+        corpus, so a solo copied from the corpus scores 0: ``novelty`` on the values
+        the network chose (``solo.metadata["values"]`` of a generated solo),
+        ``played_novelty`` on the values of the notes played; the two are equal for
+        a solo that was not generated.
     """
     roles = note_roles(solo)
     shares = role_shares(solo)
@@ -390,6 +427,9 @@ def solo_metrics(
     pc_hist = relative_pitch_histogram([solo])
     dur_hist = duration_histogram(n.duration for n in notes)
     off_grid, with_onsets = off_grid_beats(solo)
+    chosen = _chosen_values(solo)
+    chosen_ticks = _chosen_ticks(solo, chosen)
+    bar_ticks = to_ticks(solo.total_length) / len(solo.measures) if solo.measures else 1.0
     corpus: dict[str, object] = {}
     if corpus_pieces is not None or corpus_values is not None:
         pieces = list(corpus_pieces or [])
@@ -414,13 +454,18 @@ def solo_metrics(
         if notes and any(corpus_dur):
             corpus["duration_overlap"] = histogram_overlap(dur_hist, corpus_dur)
             corpus["duration_kl"] = kl_divergence(dur_hist, corpus_dur)
-        values = piece_to_values(solo)
+        if pieces:
+            corpus["training_range"] = training_range(pieces)
+            if notes and corpus["training_range"] is not None:
+                corpus["inside_training_range_share"] = share_inside(
+                    solo,
+                    corpus["training_range"],  # type: ignore[arg-type]
+                )
         index = CorpusIndex(sequences)
-        corpus["longest_copied_run"] = index.longest_copied_run(values)
-        if len(values) >= NOVELTY_N:
-            copied = index.copied(values, NOVELTY_N)
-            corpus["copied_ngram_share"] = sum(copied) / len(copied)
-            corpus["novelty"] = 1.0 - corpus["copied_ngram_share"]  # type: ignore[operator]
+        corpus.update(_copying(index, chosen, chosen_ticks, bar_ticks, ""))
+        played = piece_to_values(solo)
+        played_ticks = [Value.parse(v).ticks for v in played]
+        corpus.update(_copying(index, played, played_ticks, bar_ticks, "played_"))
     return SoloMetrics(
         n_notes=len(notes),
         chord_tone_share=shares["chord"],
@@ -439,6 +484,11 @@ def solo_metrics(
         pitch_range=lowest_highest,
         range_semitones=lowest_highest[1] - lowest_highest[0] if lowest_highest else 0,
         off_grid_beat_share=off_grid / with_onsets if with_onsets else 0.0,
-        distinct_values=len(set(_chosen_values(solo))),
+        distinct_values=len(set(chosen)),
+        guide_tone_share_on_changes=share_of(guide_tone_landings(solo)),
+        approach_resolution_share=share_of(approach_resolutions(solo)),
+        blips=blips(solo),
+        bar_repeats=bar_repeats(solo),
+        longest_two_bar_loop=longest_two_bar_loop(chosen, chosen_ticks, bar_ticks),
         **corpus,  # type: ignore[arg-type]
     )

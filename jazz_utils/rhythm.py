@@ -1,8 +1,9 @@
-"""Where a solo's notes fall in the bar: strong beats and the beat grid.
+"""Where a solo's notes fall in the bar: strong beats, the beat grid, blips.
 
 A *strong beat* is the first beat of a bar and, in bars with an even number of beats,
 the beat halfway through (beats 1 and 3 in 4/4). A beat keeps to the *grid* when the
-notes starting inside it start on straight sixteenths or on triplet eighths of it.
+notes starting inside it start on straight sixteenths or on triplet eighths of it. A
+*blip* is a note shorter than a sixteenth.
 """
 
 from __future__ import annotations
@@ -53,3 +54,16 @@ def off_grid_beats(piece: Piece) -> tuple[int, int]:
             if not any(all((t * grid) % beat == 0 for t in inside) for grid in BEAT_GRIDS):
                 off_grid += 1
     return off_grid, with_onsets
+
+
+#: Notes shorter than this many grid ticks (a sixteenth note) are *blips*.
+BLIP_TICKS = 3
+
+
+def blips(piece: Piece) -> int:
+    """Count the notes shorter than a sixteenth (:data:`BLIP_TICKS`).
+
+    Such notes come from a value cut at a bar line or from a rhythm that left the
+    grid; played, they sound like a slip of the finger, not a note.
+    """
+    return sum(to_ticks(n.duration) < BLIP_TICKS for m in piece.measures for n in m.notes)
