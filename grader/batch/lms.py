@@ -104,8 +104,9 @@ class LmsName:
 
 
 def clean_name(text: str) -> str:
-    """``text`` without control or format characters, at most ``MAX_NAME_CHARS`` long."""
-    kept = "".join(c for c in text if unicodedata.category(c)[0] not in "CZ" or c == " ")
+    """``text`` with control, format and space characters as single spaces, at most
+    ``MAX_NAME_CHARS`` long."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     return " ".join(kept.split())[:MAX_NAME_CHARS]
 
 
