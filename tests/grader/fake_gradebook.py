@@ -2,7 +2,8 @@
 
 For tests of what is written into and read out of the gradebook (late penalties, exports)
 without nbgrader generating or grading anything. ``template`` makes the gradebook once
-(nbgrader's schema set-up takes seconds); ``course`` copies it into a course folder with
+(nbgrader's schema set-up takes seconds; ``shared_template`` makes it once per
+session); ``course`` copies it into a course folder with
 the grader's configuration, and ``grade`` writes one learner's result as the batch does.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import pytest
 
 from grader import rubric
 from grader.course import Course, open_gradebook, write_config
@@ -36,6 +39,16 @@ def template(folder: Path) -> Path:
                 function, rubric.NOTEBOOK_NAME, rubric.ASSIGNMENT_ID
             )
     return path
+
+
+_MADE: dict[str, Path] = {}
+
+
+def shared_template(factory: pytest.TempPathFactory) -> Path:
+    """``template``, made once per test session (copy it, never change it)."""
+    if "template" not in _MADE:
+        _MADE["template"] = template(factory.mktemp("gradebook"))
+    return _MADE["template"]
 
 
 def course(root: Path, gradebook: Path) -> Course:

@@ -23,16 +23,12 @@ from grader.course import Course, open_gradebook
 DUE = "2026-12-07 17:00 UTC"
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A gradebook with the assignment and no student, made once."""
-    return fake_gradebook.template(tmp_path_factory.mktemp("gradebook"))
-
-
 @pytest.fixture
-def course(tmp_path: Path, template: Path) -> Course:
+def course(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Course:
     """A course with the assignment due at ``DUE``."""
-    made = fake_gradebook.course(tmp_path / "course", template)
+    made = fake_gradebook.course(
+        tmp_path / "course", fake_gradebook.shared_template(tmp_path_factory)
+    )
     assert cli.main(["due", DUE, "--course", str(made.root)]) == 0
     return made
 
@@ -141,8 +137,12 @@ def test_no_submission_time_is_no_penalty_and_says_so(course: Course) -> None:
     assert row["late_by"] == "unknown (no submission time)"
 
 
-def test_without_a_due_date_nothing_is_late(tmp_path: Path, template: Path) -> None:
-    made = fake_gradebook.course(tmp_path / "course", template)
+def test_without_a_due_date_nothing_is_late(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    made = fake_gradebook.course(
+        tmp_path / "course", fake_gradebook.shared_template(tmp_path_factory)
+    )
     fake_gradebook.grade(made, "ann", None, "2030-01-01 00:00:00 UTC")
     row = _grades(made)["ann"]
     assert (row["late_penalty"], row["score"], row["late_by"]) == ("0", "25", "")

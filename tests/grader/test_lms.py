@@ -202,16 +202,12 @@ def test_a_bad_mapping_file_is_refused_with_the_line(
 # --- exports -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A gradebook with the assignment and no student, made once."""
-    return fake_gradebook.template(tmp_path_factory.mktemp("gradebook"))
-
-
 @pytest.fixture
-def graded(tmp_path: Path, template: Path) -> Course:
+def graded(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Course:
     """A course that graded a Canvas learner, a Moodle learner and a plain one."""
-    made = fake_gradebook.course(tmp_path / "course", template)
+    made = fake_gradebook.course(
+        tmp_path / "course", fake_gradebook.shared_template(tmp_path_factory)
+    )
     hostile = '=HYPERLINK("http://x")_55_assignsubmission_file_'
     found = [
         ("canvas-12345", lms.parse_name("smithjohn_late_12345_9_x.ipynb", False)),
