@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     course_option(feedback)
     feedback.add_argument("--student", default=None, help="only this student (default: all)")
 
-    export = commands.add_parser("export", help="write grades.csv")
+    export = commands.add_parser("export", help="write grades.csv, Canvas's or Moodle's file")
     course_option(export)
     export.add_argument("--to", type=Path, default=None, help="default: a file in COURSE")
     export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
@@ -130,10 +130,10 @@ def run(argv: list[str] | None = None) -> int:
         _set_due(course, None if args.none else deadlines.parse_due(args.when))
     elif args.command == "autograde":
         limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
+        names = NameMap.read(args.lms_map) if args.lms_map else None  # refused before grading
         if not course.template_gradebook.exists():
             prepare(args.course, args.solutions)
         engine = Engine(workers=args.workers, scheduler=args.scheduler)
-        names = NameMap.read(args.lms_map) if args.lms_map else None
         report = run_batch(
             course, args.submissions, engine, limits, hide=(args.solutions,), names=names
         )

@@ -214,18 +214,6 @@ def apply_late_penalty(gradebook: Gradebook, student: str, plugin: BasePlugin) -
     return Lateness(raw, penalty or 0.0, seconds)
 
 
-def apply_to_all(gradebook: Gradebook, plugin: BasePlugin) -> dict[str, Lateness]:
-    """``apply_late_penalty`` for every submission of the assignment, committed."""
-    found = {}
-    for student in gradebook.students:
-        try:
-            found[student.id] = apply_late_penalty(gradebook, student.id, plugin)
-        except MissingEntry:
-            continue
-    gradebook.db.commit()
-    return found
-
-
 def set_due_date(gradebook: Gradebook, due: datetime | None) -> None:
     """Set (None: clear) the assignment's due date in ``gradebook``, committed.
 

@@ -7,6 +7,7 @@ exports from a gradebook made with nbgrader's API (``fake_gradebook``), no noteb
 from __future__ import annotations
 
 import csv
+import io
 import os
 from datetime import datetime
 from pathlib import Path
@@ -262,3 +263,48 @@ def test_unknown_format_is_refused(graded: Course) -> None:
 
     with pytest.raises(CourseError):
         write_export(graded, "blackboard")
+
+
+def test_a_batch_of_bad_lms_entries_gives_a_row_each(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Through ``run_batch``: no entry stops the class, each learner's identity is kept."""
+    from grader.batch.run import Engine, run_batch
+    from grader.sandbox.limits import Limits
+
+    made = fake_gradebook.course(
+        tmp_path / "course", fake_gradebook.shared_template(tmp_path_factory)
+    )
+    subs = tmp_path / "subs"
+    (subs / "John Smith_123456_assignsubmission_file_").mkdir(parents=True)  # no notebook
+    os.symlink("/etc/passwd", subs / "smithjane_late_42_500_x.ipynb")
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("lms_id,student_id,email\n123456,jsmith,j@example.org\n")
+
+    def no_cluster(engine: Engine) -> None:
+        raise AssertionError("nothing here is gradable: no cluster is needed")
+
+    report = run_batch(
+        made,
+        subs,
+        Engine(),
+        Limits(),
+        out=io.StringIO(),
+        client_factory=no_cluster,  # type: ignore[arg-type]
+        names=lms.NameMap.read(mapping),
+    )
+    assert sorted(report.rows) == ["canvas-42", "jsmith"]
+    assert all(row["status"] == "malformed" for row in report.rows.values())
+    kept = lms.identities(made.root)
+    assert kept["jsmith"] == {
+        "lms": "moodle",
+        "lms_id": "123456",
+        "name": "John Smith",
+        "late": False,
+        "email": "j@example.org",
+    }
+    assert kept["canvas-42"]["late"] is True and kept["canvas-42"]["name"] == "smithjane"
+    with made.grades_csv.open(encoding="utf-8") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)}
+    assert rows["jsmith"]["score"] == "0" and "no notebook" in rows["jsmith"]["review_reason"]
+    assert "symbolic link" in rows["canvas-42"]["review_reason"]
