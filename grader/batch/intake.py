@@ -13,7 +13,7 @@ digit):
 - Canvas's and Moodle's bulk downloads, named by their own patterns
   (``grader.batch.lms``): each becomes the learner id an instructor's mapping file gives,
   else ``canvas-<user id>`` or ``moodle-<participant id>``; of several Canvas uploads of
-  one learner the newest is graded, each earlier one a row ``superseded-<12 hex digits>``.
+  one learner the newest is graded, each other one a row ``superseded-<12 hex digits>``.
 
 Every entry of ``DIR`` gives exactly one :class:`Entry`; nothing handed in is dropped and
 one bad entry never stops the class. An entry that cannot be graded is returned as
@@ -510,12 +510,15 @@ class _Found:
     student: str | None  # the id its name gives, None when that is not a usable id
     subject: str  # how reasons refer to it
     entry: Entry
+    gradable_kind: bool = True  # a folder, a notebook or a zip (not a stray file)
 
     @property
-    def order(self) -> tuple[int, int] | None:
-        """How new a Canvas resubmission is (None: not from Canvas)."""
+    def order(self) -> tuple[bool, tuple[int, int]] | None:
+        """How fit and how new a Canvas file is, larger first (None: not from Canvas)."""
         parsed = self.entry.lms
-        return parsed.order if parsed is not None and parsed.lms == lms.CANVAS else None
+        if parsed is None or parsed.lms != lms.CANVAS:
+            return None
+        return (self.gradable_kind, parsed.order)
 
 
 def _candidate(name: str, mode: int) -> tuple[str, _Reader | None, str]:
@@ -573,9 +576,13 @@ def _examine(
     student, reader, fault = _candidate(name, mode)
     parsed = lms.parse_name(name, stat.S_ISDIR(mode))
     student = lms.learner_id(parsed, student, known) or student
-    usable = STUDENT_ID.fullmatch(student) is not None
+    usable = STUDENT_ID.fullmatch(student) is not None and not (parsed and parsed.problem)
     subject = _subject(name, mode, usable) if parsed is None else parsed.describe(student)
-    problems = [] if usable else [_why_not_an_id(name)]
+    problems = [parsed.problem] if parsed and parsed.problem else []
+    if problems:
+        parsed = None  # its row is an id the grader makes, no learner's
+    elif not usable:
+        problems.append(_why_not_an_id(name))
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
         problems.append(f"{subject} {_why_not_regular(mode)}")
     elif fault and usable:  # an unusable name is reason enough
@@ -585,7 +592,7 @@ def _examine(
         problem = "; ".join(problems)
         marker = problem.encode() + b"\0" + os.fsencode(name)
         entry = Entry(row_id, origin, None, None, problem, _digest(None, None, marker), parsed)
-        return _Found(name, row_id if usable else None, subject, entry)
+        return _Found(name, row_id if usable else None, subject, entry, reader is not None)
     try:
         entry = replace(reader(row_id, origin, dir_fd), lms=parsed)
     except SubmissionError as error:
@@ -595,7 +602,7 @@ def _examine(
         problem = str(_oserror(subject, error))
         marker = problem.encode()
         entry = Entry(row_id, origin, None, None, problem, _digest(None, None, marker), parsed)
-    return _Found(name, row_id, subject, entry)
+    return _Found(name, row_id, subject, entry, True)
 
 
 def _fresh_id(base: str, taken: set[str]) -> str:
@@ -646,8 +653,8 @@ def discover(folder: Path, known: lms.NameMap | None = None) -> list[Entry]:
         for other in others:
             if resubmitted:
                 reason = (
-                    f"an earlier submission of {student}: {other.subject}, replaced by the "
-                    f"newest, {first.subject}"
+                    f"another file of {student}: {other.subject}, not graded: the graded one "
+                    f"is the newest notebook, {first.subject}"
                 )
                 prefix = "superseded"
             else:

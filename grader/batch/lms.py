@@ -3,10 +3,10 @@
 A bulk download names each learner's submission by the LMS's own pattern:
 
 - Canvas ("Download Submissions"): one file per submitted file,
-  ``<name>[_late]_<user id>_<attachment id>_<file name>``, where ``<name>`` is the
+  ``<name>[_late]_<user id>_<submission id>_<file name>``, where ``<name>`` is the
   learner's sortable name or login with its punctuation removed, ``_late`` marks a
   submission Canvas counts as late, and a file uploaded again carries a ``-1``, ``-2``...
-  before its extension;
+  before its extension (the learner chooses ``<file name>``, and may choose a name);
 - Moodle ("Download all submissions"): a folder per learner,
   ``<full name>_<participant id>_assignsubmission_file_`` (or, without folders, files
   ``<full name>_<participant id>_assignsubmission_file_<file name>``).
@@ -16,8 +16,11 @@ mapping file's (:class:`NameMap`) where it names the LMS id or name, else
 ``canvas-<user id>`` or ``moodle-<participant id>``. The numbers are the LMS's, never
 chosen by a learner, so two learners never share an id; the names are the learners' own
 (a learner may rename themselves to look like another) and are never an id, a path or a
-key unless the instructor's mapping file makes them one. Of several Canvas files of one
-learner, the newest (highest attachment id, then resubmission number) is graded
+key unless the instructor's mapping file makes them one. A name whose rest holds another
+``_<number>_<number>_`` could be read as two learners (a learner who calls themselves
+``x_999_1`` would otherwise pass as user 999): it is refused for review, never guessed.
+Of several Canvas files of one learner, a notebook or zip before any other file, then the
+newest (highest submission id, then resubmission number) is graded
 (``grader.batch.intake``).
 
 What a download says of each learner (LMS, id, name, Canvas's late mark) and what the
@@ -57,7 +60,7 @@ Match it with ``fullmatch``: ``match`` with ``$`` would accept a trailing newlin
 """
 
 _CANVAS = re.compile(
-    r"(?P<name>.*?)(?:_(?P<late>[Ll][Aa][Tt][Ee]))?_(?P<user>[0-9]{1,20})_(?P<attachment>[0-9]{1,20})"
+    r"(?P<name>.*?)(?:_(?P<late>[Ll][Aa][Tt][Ee]))?_(?P<user>[0-9]{1,20})_(?P<submission>[0-9]{1,20})"
     r"_(?P<file>.+)",
     re.DOTALL,
 )
@@ -65,6 +68,7 @@ _MOODLE = re.compile(
     r"(?P<name>.+?)_(?P<user>[0-9]{1,20})_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.*)",
     re.DOTALL,
 )
+_NUMBER_PAIR = re.compile(r"_[0-9]{1,20}_[0-9]{1,20}_")
 _RESUBMISSION = re.compile(r"-(?P<number>[0-9]{1,4})$")
 _EXTENSIONS = (".ipynb", ".zip")
 MAP_COLUMNS = ("lms_id", "lms_name", "student_id", "full_name", "email")
@@ -84,7 +88,8 @@ class LmsName:
         lms_id: the LMS's number for the learner (Canvas user id, Moodle participant id).
         name: the learner's name as the LMS wrote it, printable, at most ``MAX_NAME_CHARS``.
         late: Canvas marked the submission late.
-        order: newer is larger: (Canvas attachment id, resubmission number); (0, 0) for Moodle.
+        order: newer is larger: (Canvas submission id, resubmission number); (0, 0) for Moodle.
+        problem: why the name cannot be trusted to name one learner (None: it can).
     """
 
     lms: str
@@ -92,14 +97,15 @@ class LmsName:
     name: str
     late: bool = False
     order: tuple[int, int] = (0, 0)
+    problem: str | None = None
 
     def describe(self, student: str) -> str:
         """How a reason refers to the entry: never the learner's name or file name."""
         where = "Canvas" if self.lms == CANVAS else "Moodle"
         if self.lms == CANVAS:
-            attachment, again = self.order
+            number, again = self.order
             more = f", resubmission {again}" if again else ""
-            return f"the {where} download of {student} (attachment {attachment}{more})"
+            return f"the {where} download of {student} (submission {number}{more})"
         return f"the {where} download of {student}"
 
 
@@ -126,10 +132,15 @@ def parse_name(name: str, folder: bool) -> LmsName | None:
         if stem.lower().endswith(extension):
             stem = stem[: -len(extension)]
     again = _RESUBMISSION.search(stem)
-    order = (int(canvas["attachment"]), int(again["number"]) if again else 0)
-    return LmsName(
-        CANVAS, str(int(canvas["user"])), clean_name(canvas["name"]), bool(canvas["late"]), order
-    )
+    order = (int(canvas["submission"]), int(again["number"]) if again else 0)
+    user = str(int(canvas["user"]))
+    problem = None
+    if _NUMBER_PAIR.search(f"_{canvas['file']}"):
+        problem = (
+            f"the Canvas file name reads as user {user} and as another learner (its rest holds "
+            "another _<number>_<number>_): rename it to the learner's id, for review"
+        )
+    return LmsName(CANVAS, user, clean_name(canvas["name"]), bool(canvas["late"]), order, problem)
 
 
 @dataclass
@@ -212,7 +223,12 @@ class NameMap:
 
 
 def learner_id(parsed: LmsName | None, entry_name: str, names: NameMap | None) -> str | None:
-    """The learner id of an entry: the mapping file's, else the LMS number's, else None."""
+    """The learner id of an entry: the mapping file's, else the LMS number's, else None.
+
+    None also for a name that cannot be trusted to name one learner (``LmsName.problem``).
+    """
+    if parsed is not None and parsed.problem:
+        return None
     row = names.row(parsed, entry_name) if names is not None else None
     if row is not None:
         return row["student_id"]

@@ -99,8 +99,8 @@ def test_canvas_download_is_one_row_per_learner_newest_upload_graded(tmp_path: P
     assert graded["canvas-12345"].lms is not None and graded["canvas-12345"].lms.late
     assert graded["canvas-777"].notebook == _notebook("jane")
     (old,) = [e for s, e in rows.items() if s.startswith("superseded-")]
-    assert "an earlier submission of canvas-12345" in old.problem
-    assert "attachment 500" in old.problem and "attachment 900" in old.problem
+    assert "another file of canvas-12345" in old.problem
+    assert "submission 500" in old.problem and "submission 900" in old.problem
     assert old.lms is None and "Improvise" not in old.problem
 
 
@@ -110,6 +110,28 @@ def test_a_file_name_suffix_does_not_beat_a_newer_upload(tmp_path: Path) -> None
     (tmp_path / "smithjohn_12345_500_mine-9.ipynb").write_bytes(_notebook("old"))
     rows = _rows(tmp_path)
     assert rows["canvas-12345"].notebook == _notebook("new")
+
+
+def test_a_screenshot_next_to_the_notebook_does_not_take_its_place(tmp_path: Path) -> None:
+    (tmp_path / "smithjohn_12345_900_Improvise.ipynb").write_bytes(_notebook("nb"))
+    (tmp_path / "smithjohn_12345_900_shot-1.png").write_bytes(b"png")
+    (tmp_path / "smithjohn_12345_901_zz.txt").write_bytes(b"text")
+    rows = _rows(tmp_path)
+    assert rows["canvas-12345"].notebook == _notebook("nb")
+    others = [e for s, e in rows.items() if s != "canvas-12345"]
+    assert len(others) == 2 and all(e.student.startswith("superseded-") for e in others)
+
+
+def test_a_name_that_reads_as_another_learner_is_refused(tmp_path: Path) -> None:
+    """A learner named ``x_999_1`` must not pass as Canvas user 999."""
+    (tmp_path / "smithjohn_999_10_mine.ipynb").write_bytes(_notebook("victim"))
+    (tmp_path / "x_999_99999_12345_500_mine.ipynb").write_bytes(_notebook("attacker"))
+    rows = _rows(tmp_path)
+    assert rows["canvas-999"].notebook == _notebook("victim")
+    (odd,) = [e for s, e in rows.items() if s != "canvas-999"]
+    assert odd.student.startswith("invalid-") and odd.malformed and odd.lms is None
+    assert "reads as user 999 and as another learner" in odd.problem
+    assert "x_999" not in odd.problem
 
 
 def test_a_learner_named_like_another_keeps_their_own_row(tmp_path: Path) -> None:
