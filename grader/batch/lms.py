@@ -258,6 +258,9 @@ def record(
 
     ``found``: (learner id, LMS identity) for each graded entry that came from an LMS.
     """
+    found = list(found)
+    if not found:
+        return
     kept = identities(course_root)
     for student, parsed in found:
         entry: dict[str, Any] = {
@@ -271,8 +274,6 @@ def record(
             if extra.get(column):
                 entry[column] = clean_name(extra[column])
         kept[student] = entry
-    if not kept:
-        return
     course_root.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=course_root, prefix=".lms.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
