@@ -147,7 +147,7 @@ def run(argv: list[str] | None = None) -> int:
         course.require_released()
         names = NameMap.read(args.lms_map) if args.lms_map else None
         done = write_export(course, args.format, args.to, names, args.column)
-        print(f"grades ({args.format}, {done.rows} learners): {done.path}")
+        print(f"grades ({args.format}, learners: {done.rows}): {done.path}")
         if done.left_out:
             print(f"left out, no {args.format} id: {', '.join(done.left_out)}")
     print(f"done in {time.perf_counter() - started:.1f} s")

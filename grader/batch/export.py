@@ -163,7 +163,7 @@ def grade_rows(
 def _cell(value: Any) -> str:
     """``value`` as a CSV cell no spreadsheet reads as a formula."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    return f"'{text}" if text.startswith(_FORMULA_START) and text != "-" else text
 
 
 def _write(destination: Path, header: list[str], rows: list[list[Any]]) -> None:

@@ -280,6 +280,23 @@ def test_moodle_export_is_moodles_grading_worksheet(graded: Course) -> None:
     assert sorted(done.left_out) == ["ann", "canvas-12345"]
 
 
+def test_a_mapping_file_gives_lms_ids_to_learners_graded_from_other_layouts(
+    graded: Course,
+) -> None:
+    mapping = graded.root / "map.csv"
+    mapping.write_text("lms_id,student_id,full_name,email\n31,ann,-Ann,ann@example.org\n")
+    done = write_export(graded, "moodle", names=lms.NameMap.read(mapping))
+    rows = {r[0]: dict(zip(MOODLE_HEADER, r, strict=True)) for r in _read(done.path)[1:]}
+    ann = rows["Participant 31"]
+    assert (ann["Full name"], ann["Email address"], ann["Grade"]) == (
+        "'-Ann",
+        "ann@example.org",
+        "10",
+    )
+    assert ann["Last modified (submission)"] == "-"  # no time, as Moodle writes it
+    assert done.left_out == ["canvas-12345"]
+
+
 def test_unknown_format_is_refused(graded: Course) -> None:
     from grader.errors import CourseError
 
