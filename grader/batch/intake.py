@@ -580,7 +580,7 @@ def _examine(
     subject = _subject(name, mode, usable) if parsed is None else parsed.describe(student)
     problems = [parsed.problem] if parsed and parsed.problem else []
     if problems:
-        parsed = None  # its row is an id the grader makes, no learner's
+        parsed, subject = None, "this entry"  # its row is an id the grader makes
     elif not usable:
         problems.append(_why_not_an_id(name))
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
