@@ -1,10 +1,14 @@
 """``python -m grader``: the course's commands, wrapping nbgrader.
 
     python -m grader release    [--course course] [--solutions solutions] [--notebooks notebooks]
+                                [--due WHEN]
+    python -m grader due        WHEN | --none [--course course]
     python -m grader autograde  --submissions DIR [--course course] [--workers N]
                                 [--scheduler ADDRESS] [--timeout S] [--memory LIMIT] [--no-feedback]
+                                [--lms-map FILE]
     python -m grader feedback   [--course course]
-    python -m grader export     [--course course] [--to FILE]
+    python -m grader export     [--course course] [--to FILE] [--format csv|canvas|moodle]
+                                [--lms-map FILE] [--column NAME]
 
 See grader/README.md for the course folder's layout.
 """
@@ -16,14 +20,16 @@ import os
 import sys
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from grader import rubric
-from grader.batch.export import write_grades_csv
+from grader import deadlines, rubric
+from grader.batch.export import FORMATS, write_export
+from grader.batch.lms import NameMap
 from grader.batch.run import Engine, parse_size, run_batch
-from grader.course import Course, prepare, release, run_nbgrader
+from grader.course import Course, open_gradebook, prepare, release, run_nbgrader
 from grader.errors import GradingError
 from grader.sandbox.limits import Limits
 
@@ -43,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     course_option(rel)
     rel.add_argument("--solutions", type=Path, default=Path("solutions"))
     rel.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    rel.add_argument("--due", default=None, help='due date with zone: "2026-12-07 17:00 UTC"')
+
+    due = commands.add_parser("due", help="set or clear the due date (penalties follow)")
+    course_option(due)
+    due.add_argument("when", nargs="?", default=None, help='"2026-12-07 17:00 UTC"')
+    due.add_argument("--none", action="store_true", help="clear the due date")
 
     auto = commands.add_parser("autograde", help="grade a folder of submissions")
     course_option(auto)
@@ -64,14 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     auto.add_argument("--memory", default="4GiB", help="memory of each process of a submission")
     auto.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    auto.add_argument("--lms-map", type=Path, default=None, help="CSV: lms_id/lms_name,student_id")
 
     feedback = commands.add_parser("feedback", help="HTML feedback for graded students")
     course_option(feedback)
     feedback.add_argument("--student", default=None, help="only this student (default: all)")
 
-    export = commands.add_parser("export", help="write grades.csv")
+    export = commands.add_parser("export", help="write grades.csv, Canvas's or Moodle's file")
     course_option(export)
-    export.add_argument("--to", type=Path, default=None, help="default: COURSE/grades.csv")
+    export.add_argument("--to", type=Path, default=None, help="default: a file in COURSE")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
+    export.add_argument("--lms-map", type=Path, default=None, help="CSV: LMS ids, names, SIS")
+    export.add_argument("--column", default=rubric.ASSIGNMENT_ID, help="Canvas column header")
     return parser
 
 
@@ -85,6 +101,15 @@ def _feedback(course: Course, student: str | None = None) -> None:
     print(f"feedback: {course.root / 'feedback'}")
 
 
+def _set_due(course: Course, due: datetime | None, refresh: bool = True) -> None:
+    """Set the due date in the course's gradebook; refresh every penalty and grades.csv."""
+    with open_gradebook(course.db_url) as gradebook:
+        deadlines.set_due_date(gradebook, due)
+    print(f"due date: {deadlines.format_utc(due) or 'none'}")
+    if refresh:
+        print(f"penalties refreshed in the gradebook and {write_export(course, 'csv').path}")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = _parser().parse_args(argv)
@@ -93,14 +118,25 @@ def run(argv: list[str] | None = None) -> int:
     course = Course(args.course)
     started = time.perf_counter()
     if args.command == "release":
+        due = deadlines.parse_due(args.due) if args.due else None  # refused before releasing
         target = release(args.course, args.solutions, args.notebooks)
         print(f"released {target} (course folder {args.course})")
+        if due is not None:
+            _set_due(course, due, refresh=False)
+    elif args.command == "due":
+        if args.none == (args.when is not None):
+            raise deadlines.DeadlineError("give the due date, or --none to clear it")
+        course.require_released()
+        _set_due(course, None if args.none else deadlines.parse_due(args.when))
     elif args.command == "autograde":
         limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
+        names = NameMap.read(args.lms_map) if args.lms_map else None  # refused before grading
         if not course.template_gradebook.exists():
             prepare(args.course, args.solutions)
         engine = Engine(workers=args.workers, scheduler=args.scheduler)
-        report = run_batch(course, args.submissions, engine, limits, hide=(args.solutions,))
+        report = run_batch(
+            course, args.submissions, engine, limits, hide=(args.solutions,), names=names
+        )
         print(f"grades: {course.grades_csv}\nreport: {report.path}")
         if not args.no_feedback:
             _feedback(course)
@@ -109,7 +145,11 @@ def run(argv: list[str] | None = None) -> int:
         _feedback(course, args.student)
     elif args.command == "export":
         course.require_released()
-        print(f"grades: {write_grades_csv(course, args.to)}")
+        names = NameMap.read(args.lms_map) if args.lms_map else None
+        done = write_export(course, args.format, args.to, names, args.column)
+        print(f"grades ({args.format}, learners: {done.rows}): {done.path}")
+        if done.left_out:
+            print(f"left out, no {args.format} id: {', '.join(done.left_out)}")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

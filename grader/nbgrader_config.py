@@ -18,6 +18,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from grader.deadlines import LatePenalty
 from grader.preprocessors import GradingExecute, RestoreGradeCells
 from grader.rubric import COURSE_ID, LOCKED_CELLS_RUN_WHEN_GRADING
 
@@ -86,3 +87,12 @@ c.IgnorePattern.pattern = (
     r"|Could not find cuda drivers"
     r"|To enable the following instructions:)"
 )
+
+# Late work (grader/deadlines.py): the due date is the gradebook's (`python -m grader release
+# --due WHEN`, `python -m grader due WHEN`, or formgrader); the penalty is written for every
+# result and refreshed at every export. penalty_method: "none", "zero" (the whole score) or
+# "per_hour" (points_per_hour per started hour past the due date and grace_minutes).
+c.AssignLatePenalties.plugin_class = LatePenalty
+c.LatePenalty.penalty_method = "per_hour"
+c.LatePenalty.points_per_hour = 1.0
+c.LatePenalty.grace_minutes = 0.0

@@ -8,7 +8,9 @@ The worker returns a ``SubmissionResult``; the batch's one writing process passe
 ``write_result``: every grade cell gets its clean-room score; a notebook nbgrader could
 not run, a clean room that went wrong, or a changed course file marks the submission
 "needs review" with the reason (gradebook comments, ``reviews/<student>.json``,
-``grades.csv``). The executed notebook lands in ``autograded/`` as usual.
+``grades.csv``). The late penalty, against the gradebook's due date as it is now, is
+written to the submission (``grader.deadlines``). The executed notebook lands in
+``autograded/`` as usual.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from grader import judges, rubric
+from grader import deadlines, judges, rubric
 from grader.course import Course, open_gradebook
 
 
@@ -151,6 +153,10 @@ def write_result(course: Course, result: SubmissionResult) -> None:
             )
             mine = [r for r in reasons if r.startswith(f"{function}:")]
             comment.auto_comment = "Needs review. " + " ".join(mine) if mine else None
+        gradebook.db.flush()
+        plugin = deadlines.penalty_plugin(course.config_file)
+        lateness = deadlines.apply_late_penalty(gradebook, result.student, plugin)
+        due = deadlines.due_date(gradebook)
         gradebook.db.commit()
 
     destination = course.autograded_dir(result.student)
@@ -164,8 +170,9 @@ def write_result(course: Course, result: SubmissionResult) -> None:
         "student": result.student,
         "needs_review": bool(reasons),
         "reasons": reasons,
-        "score": sum(final.values()),
+        "score": lateness.final,
         "max_score": rubric.TOTAL_POINTS,
+        "late": deadlines.describe(lateness, due),
         "cells": {
             cell.grade_id: {
                 "function": cell.function,

@@ -9,7 +9,11 @@ digit):
 - a folder per student, ``DIR/<id>/<notebook>.ipynb``;
 - a notebook per student, ``DIR/<id>.ipynb`` (and optionally ``DIR/<id>.timestamp.txt``);
 - an LMS download per student, ``DIR/<id>.zip``, holding the notebook anywhere inside
-  (and optionally a ``timestamp.txt``).
+  (and optionally a ``timestamp.txt``);
+- Canvas's and Moodle's bulk downloads, named by their own patterns
+  (``grader.batch.lms``): each becomes the learner id an instructor's mapping file gives,
+  else ``canvas-<user id>`` or ``moodle-<participant id>``; of several Canvas uploads of
+  one learner the newest is graded, each other one a row ``superseded-<12 hex digits>``.
 
 Every entry of ``DIR`` gives exactly one :class:`Entry`; nothing handed in is dropped and
 one bad entry never stops the class. An entry that cannot be graded is returned as
@@ -18,8 +22,8 @@ one bad entry never stops the class. An entry that cannot be graded is returned 
 - a symbolic link (never followed, whatever it points to), a named pipe, a socket or a
   device (never opened), a hidden entry (its name begins with a dot), a file of another
   kind (``.IPYNB``, ``.ipynb.txt``, a README);
-- a name that is not a usable student id (a space, a Moodle folder such as
-  ``<full name>_<number>_assignsubmission_file_``): its row gets an id the grader makes,
+- a name that is not a usable student id (a space, a name that looks like Moodle's
+  without its participant number): its row gets an id the grader makes,
   ``invalid-<12 hex digits of the name's SHA-256>``, never the name itself;
 - a second entry for an id (``ann/`` and ``ann.ipynb``): the first gradable one, in name
   order, is graded under the id; each other one is a row of its own,
@@ -61,13 +65,11 @@ from typing import BinaryIO
 import nbformat
 
 from grader import rubric
+from grader.batch import lms
 from grader.errors import SubmissionError
 
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
-"""A student id the grader accepts (it becomes a folder name and a gradebook key).
-
-Match it with ``fullmatch``: ``match`` with ``$`` would accept a trailing newline.
-"""
+STUDENT_ID = lms.STUDENT_ID
+"""A student id the grader accepts (``grader.batch.lms.STUDENT_ID``)."""
 
 MAX_NOTEBOOK_BYTES = 50_000_000
 """Largest notebook accepted; a bigger one is malformed (outputs of that size are an accident)."""
@@ -84,7 +86,7 @@ MAX_TIMESTAMP_BYTES = 200
 _TIMESTAMP = re.compile(r"[0-9A-Za-z][0-9A-Za-z :.,+/_-]{0,79}")
 _SHOWABLE = re.compile(r"[A-Za-z0-9 _.,@()+=-]{1,60}")
 _NOT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_.@-]")
-_MOODLE_FOLDER = re.compile(r".+_[0-9]+_assignsubmission_.*", re.DOTALL)
+_MOODLE_FOLDER = re.compile(r".*_assignsubmission_.*", re.DOTALL)
 _IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 _LEFT_BY_TOOLS = {
     "__MACOSX": "macOS's archiver",
@@ -120,6 +122,7 @@ class Entry:
         timestamp: the submission time from ``timestamp.txt``, if any.
         problem: why it cannot be graded (None: it reads as a notebook).
         digest: SHA-256 of what was handed in (notebook and timestamp).
+        lms: what an LMS download's name says of the learner (None: not from an LMS).
     """
 
     student: str
@@ -128,6 +131,7 @@ class Entry:
     timestamp: str | None
     problem: str | None
     digest: str
+    lms: lms.LmsName | None = None
 
     @property
     def malformed(self) -> bool:
@@ -214,8 +218,9 @@ def _why_not_an_id(name: str) -> str:
         return f"a hidden entry (its name begins with a dot), not a submission ({hint})"
     if _MOODLE_FOLDER.fullmatch(name):
         return (
-            "the name is a Moodle download folder's (<full name>_<number>_assignsubmission_"
-            f"...), not a student id: rename it to the learner's id ({hint})"
+            "the name looks like a Moodle download's (<full name>_<participant number>_"
+            "assignsubmission_...) but is not one, and is not a student id: rename it to the "
+            f"learner's id, or map it in a mapping file (--lms-map) ({hint})"
         )
     return (
         "the name is not a usable student id (1 to 128 letters, digits and _ . @ -, "
@@ -398,9 +403,12 @@ def _notebook_in(student: str, origin: Path, fd: int, path: str) -> Entry:
 
 def _from_notebook(student: str, origin: Path, dir_fd: int) -> Entry:
     """A notebook ``<id>.ipynb``, with ``<id>.timestamp.txt`` if there is one."""
-    data = _read_regular(origin.name, dir_fd, MAX_NOTEBOOK_BYTES, f"the notebook {origin.name}")
-    stamp = f"{student}{_STAMP_SUFFIX}"
-    timestamp = _optional_timestamp(stamp, dir_fd, f"the file {stamp}")
+    plain = origin.name == f"{student}.ipynb"  # else an LMS name: never quoted
+    subject = f"the notebook {origin.name}" if plain else f"the notebook of {student}"
+    data = _read_regular(origin.name, dir_fd, MAX_NOTEBOOK_BYTES, subject)
+    stamp = f"{origin.name[: -len('.ipynb')]}{_STAMP_SUFFIX}"
+    where = f"the file {stamp}" if plain else f"the timestamp file of {student}"
+    timestamp = _optional_timestamp(stamp, dir_fd, where)
     return Entry(student, origin, data, timestamp, notebook_problem(data), _digest(data, timestamp))
 
 
@@ -433,7 +441,8 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, subject
 
 def _from_zip(student: str, origin: Path, dir_fd: int) -> Entry:
     """An LMS download ``<id>.zip`` holding the notebook anywhere inside."""
-    subject = f"the zip file {origin.name}"
+    plain = origin.name.lower() == f"{student}.zip".lower()  # else an LMS name: never quoted
+    subject = f"the zip file {origin.name}" if plain else f"the zip file of {student}"
     with _open_regular(origin.name, dir_fd, subject) as fd:
         if os.fstat(fd).st_size > MAX_ZIP_BYTES:
             raise SubmissionError(f"{subject} is larger than {_size(MAX_ZIP_BYTES)}")
@@ -501,6 +510,15 @@ class _Found:
     student: str | None  # the id its name gives, None when that is not a usable id
     subject: str  # how reasons refer to it
     entry: Entry
+    gradable_kind: bool = True  # a folder, a notebook or a zip (not a stray file)
+
+    @property
+    def order(self) -> tuple[bool, tuple[int, int]] | None:
+        """How fit and how new a Canvas file is, larger first (None: not from Canvas)."""
+        parsed = self.entry.lms
+        if parsed is None or parsed.lms != lms.CANVAS:
+            return None
+        return (self.gradable_kind, parsed.order)
 
 
 def _candidate(name: str, mode: int) -> tuple[str, _Reader | None, str]:
@@ -537,8 +555,13 @@ def _subject(name: str, mode: int, usable: bool) -> str:
     return f"the file {name}"
 
 
-def _examine(folder: Path, name: str, dir_fd: int, names: set[str]) -> _Found | None:
-    """The entry ``name`` of the submissions folder, read (None: a notebook's timestamp)."""
+def _examine(
+    folder: Path, name: str, dir_fd: int, names: set[str], known: lms.NameMap | None
+) -> _Found | None:
+    """The entry ``name`` of the submissions folder, read (None: a notebook's timestamp).
+
+    ``known``: the instructor's mapping of LMS ids and names to learner ids.
+    """
     origin = folder / name
     status = _lstat(name, dir_fd)
     if status is None:
@@ -551,9 +574,15 @@ def _examine(folder: Path, name: str, dir_fd: int, names: set[str]) -> _Found | 
         return None  # read (or refused) with its notebook
     mode = status.st_mode
     student, reader, fault = _candidate(name, mode)
-    usable = STUDENT_ID.fullmatch(student) is not None
-    subject = _subject(name, mode, usable)
-    problems = [] if usable else [_why_not_an_id(name)]
+    parsed = lms.parse_name(name, stat.S_ISDIR(mode))
+    student = lms.learner_id(parsed, student, known) or student
+    usable = STUDENT_ID.fullmatch(student) is not None and not (parsed and parsed.problem)
+    subject = _subject(name, mode, usable) if parsed is None else parsed.describe(student)
+    problems = [parsed.problem] if parsed and parsed.problem else []
+    if problems:
+        parsed, subject = None, "this entry"  # its row is an id the grader makes
+    elif not usable:
+        problems.append(_why_not_an_id(name))
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
         problems.append(f"{subject} {_why_not_regular(mode)}")
     elif fault and usable:  # an unusable name is reason enough
@@ -562,17 +591,18 @@ def _examine(folder: Path, name: str, dir_fd: int, names: set[str]) -> _Found | 
     if problems or reader is None:
         problem = "; ".join(problems)
         marker = problem.encode() + b"\0" + os.fsencode(name)
-        entry = Entry(row_id, origin, None, None, problem, _digest(None, None, marker))
-        return _Found(name, row_id if usable else None, subject, entry)
+        entry = Entry(row_id, origin, None, None, problem, _digest(None, None, marker), parsed)
+        return _Found(name, row_id if usable else None, subject, entry, reader is not None)
     try:
-        entry = reader(row_id, origin, dir_fd)
+        entry = replace(reader(row_id, origin, dir_fd), lms=parsed)
     except SubmissionError as error:
         marker = str(error).encode()
-        entry = Entry(row_id, origin, None, None, str(error), _digest(None, None, marker))
+        entry = Entry(row_id, origin, None, None, str(error), _digest(None, None, marker), parsed)
     except OSError as error:
         problem = str(_oserror(subject, error))
-        entry = Entry(row_id, origin, None, None, problem, _digest(None, None, problem.encode()))
-    return _Found(name, row_id, subject, entry)
+        marker = problem.encode()
+        entry = Entry(row_id, origin, None, None, problem, _digest(None, None, marker), parsed)
+    return _Found(name, row_id, subject, entry, True)
 
 
 def _fresh_id(base: str, taken: set[str]) -> str:
@@ -585,10 +615,12 @@ def _fresh_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def discover(folder: Path) -> list[Entry]:
+def discover(folder: Path, known: lms.NameMap | None = None) -> list[Entry]:
     """Every entry of ``folder``, one each (see the module docstring), sorted by id.
 
     ``folder`` itself is the instructor's and may be a link; nothing inside it is followed.
+    ``known``: the instructor's mapping of LMS ids and names to learner ids
+    (``grader.batch.lms.NameMap``).
 
     Raises:
         SubmissionError: the folder is missing or cannot be listed.
@@ -599,7 +631,9 @@ def discover(folder: Path) -> list[Entry]:
         raise SubmissionError(f"no submissions folder at {folder}") from None
     try:
         names = set(os.listdir(dir_fd))
-        found = [f for n in sorted(names) if (f := _examine(folder, n, dir_fd, names)) is not None]
+        found = [
+            f for n in sorted(names) if (f := _examine(folder, n, dir_fd, names, known)) is not None
+        ]
     finally:
         os.close(dir_fd)
     by_id: dict[str, list[_Found]] = {}
@@ -609,18 +643,30 @@ def discover(folder: Path) -> list[Entry]:
     taken = set(by_id)
     entries: list[Entry] = []
     for student, group in by_id.items():
-        group.sort(key=lambda f: (f.entry.malformed, f.name))
+        resubmitted = all(f.order is not None for f in group)
+        if resubmitted:  # Canvas: the newest upload is the learner's submission
+            group.sort(key=lambda f: (f.order, f.name), reverse=True)
+        else:
+            group.sort(key=lambda f: (f.entry.malformed, f.name))
         first, *others = group
         entries.append(first.entry)
         for other in others:
-            reason = (
-                f"a second entry for id {student}: {other.subject} (the id's own row is "
-                f"{first.subject})"
-            )
+            if resubmitted:
+                reason = (
+                    f"another file of {student}: {other.subject}, not graded: the graded one "
+                    f"is the newest notebook, {first.subject}"
+                )
+                prefix = "superseded"
+            else:
+                reason = (
+                    f"a second entry for id {student}: {other.subject} (the id's own row is "
+                    f"{first.subject})"
+                )
+                prefix = "duplicate"
             if other.entry.problem:
                 reason += f"; {other.entry.problem}"
-            row_id = _fresh_id(f"duplicate-{_short_hash(other.name)}", taken)
-            entries.append(replace(other.entry.refused(reason), student=row_id))
+            row_id = _fresh_id(f"{prefix}-{_short_hash(other.name)}", taken)
+            entries.append(replace(other.entry.refused(reason), student=row_id, lms=None))
     for item in found:
         if item.student is None:
             entries.append(replace(item.entry, student=_fresh_id(item.entry.student, taken)))

@@ -47,6 +47,7 @@ from typing import Any, TextIO
 
 import nbformat
 
+from grader.batch import lms
 from grader.batch.export import write_grades_csv
 from grader.batch.intake import Entry, discover
 from grader.batch.outcome import CRASHED, GRADED, MALFORMED, NEEDS_REVIEW, Outcome, zero_result
@@ -196,6 +197,7 @@ def run_batch(
     hide: tuple[Path, ...] = (),
     out: TextIO | None = None,
     client_factory: Callable[[Engine], Any] = dask_client,
+    names: lms.NameMap | None = None,
 ) -> BatchReport:
     """Grade every submission in ``folder`` into ``course`` (see the module docstring).
 
@@ -207,6 +209,7 @@ def run_batch(
         hide: more folders of this machine the sandboxes must not see (say ``solutions/``).
         out: where progress and the summary go (default: stdout).
         client_factory: opens the Dask client (a context manager; tests may replace it).
+        names: the instructor's mapping of LMS ids and names to learner ids.
 
     Raises:
         CourseError: the course is not released.
@@ -219,7 +222,8 @@ def run_batch(
     out = out or sys.stdout
     course.require_released()
     write_config(course.root)
-    entries = [copy_submission(course, entry) for entry in discover(folder)]
+    entries = [copy_submission(course, entry) for entry in discover(folder, names)]
+    lms.record(course.root, [(e.student, e.lms) for e in entries if e.lms is not None], names)
     key = grading_key(course)
     state = State(state_file(course))
     writer = Writer(course, key, limits, engine.describe(), state)

@@ -174,13 +174,25 @@ def test_name_with_a_space_gets_a_safe_id(subs: Path) -> None:
     assert "not a usable student id" in odd.problem and "eve smith" not in odd.problem
 
 
-def test_moodle_folder_gets_a_safe_id(subs: Path) -> None:
-    folder = subs / "John Smith_123456_assignsubmission_file_"
+def test_moodle_like_folder_without_a_participant_number_gets_a_safe_id(subs: Path) -> None:
+    folder = subs / "John Smith_12a456_assignsubmission_file_"
     folder.mkdir()
     (folder / NOTEBOOK).write_bytes(GOOD)
     (odd,) = _odd(subs)
     assert odd.student.startswith("invalid-")
     assert "Moodle" in odd.problem and "John Smith" not in odd.problem
+
+
+def test_moodle_folder_is_its_participants_row(subs: Path) -> None:
+    """A real Moodle folder is graded under its participant number, never its name."""
+    folder = subs / "John Smith_123456_assignsubmission_file_"
+    folder.mkdir()
+    (folder / NOTEBOOK).write_bytes(GOOD)
+    rows = _rows(subs)
+    assert sorted(rows) == sorted([*HONEST, "moodle-123456"])
+    entry = rows["moodle-123456"]
+    assert not entry.malformed and entry.notebook == GOOD
+    assert entry.lms is not None and entry.lms.name == "John Smith"
 
 
 def test_unprintable_name_is_not_quoted(subs: Path) -> None:
