@@ -258,10 +258,11 @@ def predict_and_sample_test(predict_and_sample: Callable[..., Any]) -> None:
     """Check the learner's ``predict_and_sample(inference_model, x_init, a_init, c_init)``.
 
     Builds its own small sampling test model (inputs [x0, a0, c0], Ty=5 softmax heads,
-    n_values=7, n_a=5, random weights; not an inference model), calls the learner's function once with non-zero initializers and
-    checks: ``results`` float one-hot (Ty, n_values); ``indices`` integers
-    (Ty, 1); ``indices[:, 0] == argmax(results, -1)``; the indices are the argmax
-    over the last axis of the model's predictions for *the initializers given*.
+    n_values=7, n_a=5, random weights; not an inference model), calls the learner's
+    function once with non-zero initializers and checks: ``results`` float one-hot
+    (Ty, n_values); ``indices`` integers (Ty, 1); ``indices[:, 0] == argmax(results, -1)``;
+    the indices are the argmax over the last axis of the model's predictions for *the
+    initializers given*.
 
     Raises:
         CheckFailure: with a message that names the mistake and the fix.
