@@ -1,12 +1,15 @@
 """``python -m grader``: the course's commands, wrapping nbgrader.
 
     python -m grader release    [--course course] [--solutions solutions] [--notebooks notebooks]
+                                [--exchange [DIR]]
+    python -m grader collect    [--course course] [--exchange DIR]
     python -m grader autograde  --submissions DIR [--course course] [--workers N]
                                 [--scheduler ADDRESS] [--timeout S] [--memory LIMIT] [--no-feedback]
-    python -m grader feedback   [--course course]
+    python -m grader feedback   [--course course] [--release [--exchange DIR]]
     python -m grader export     [--course course] [--to FILE]
 
-See grader/README.md for the course folder's layout.
+See grader/README.md for the course folder's layout; grader/exchange.py for the exchange
+(without DIR, nbgrader's configured ``Exchange.root``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from grader import rubric
+from grader import exchange, rubric
 from grader.batch.export import write_grades_csv
 from grader.batch.run import Engine, parse_size, run_batch
 from grader.course import Course, prepare, release, run_nbgrader
@@ -43,6 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     course_option(rel)
     rel.add_argument("--solutions", type=Path, default=Path("solutions"))
     rel.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    exchange_help = "nbgrader's exchange folder (default: nbgrader's configured Exchange.root)"
+    rel.add_argument(
+        "--exchange",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="also release to learners through the exchange; " + exchange_help,
+    )
+
+    col = commands.add_parser("collect", help="collect submissions from the exchange")
+    course_option(col)
+    col.add_argument("--exchange", default="", metavar="DIR", help=exchange_help)
 
     auto = commands.add_parser("autograde", help="grade a folder of submissions")
     course_option(auto)
@@ -68,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     feedback = commands.add_parser("feedback", help="HTML feedback for graded students")
     course_option(feedback)
     feedback.add_argument("--student", default=None, help="only this student (default: all)")
+    feedback.add_argument(
+        "--release", action="store_true", help="then release it to learners via the exchange"
+    )
+    feedback.add_argument("--exchange", default="", metavar="DIR", help=exchange_help)
 
     export = commands.add_parser("export", help="write grades.csv")
     course_option(export)
@@ -85,6 +105,11 @@ def _feedback(course: Course, student: str | None = None) -> None:
     print(f"feedback: {course.root / 'feedback'}")
 
 
+def _exchange_root(option: str) -> Path | None:
+    """``--exchange``'s folder; None (nbgrader's configured root) when it names none."""
+    return Path(option) if option else None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = _parser().parse_args(argv)
@@ -95,6 +120,12 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "release":
         target = release(args.course, args.solutions, args.notebooks)
         print(f"released {target} (course folder {args.course})")
+        if args.exchange is not None:
+            where = exchange.release_assignment(course, _exchange_root(args.exchange))
+            print(f"released to the exchange:\n{where}")
+    elif args.command == "collect":
+        students = exchange.collect(course, _exchange_root(args.exchange))
+        print(f"collected: {len(students)} in {args.course / 'submitted'} ({', '.join(students)})")
     elif args.command == "autograde":
         limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
         if not course.template_gradebook.exists():
@@ -107,6 +138,12 @@ def run(argv: list[str] | None = None) -> int:
     elif args.command == "feedback":
         course.require_released()
         _feedback(course, args.student)
+        if args.release:
+            root = _exchange_root(args.exchange)
+            where, left_out = exchange.release_feedback(course, root, args.student)
+            print(f"feedback released to the exchange:\n{where}")
+            if left_out:
+                print(f"not submitted through the exchange, not released: {', '.join(left_out)}")
     elif args.command == "export":
         course.require_released()
         print(f"grades: {write_grades_csv(course, args.to)}")
