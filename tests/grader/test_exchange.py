@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from batch_class import run_grader
 
 from grader import cli, exchange
 from grader.autograde_guard import SandboxedGradingOnly, UnsandboxedGradingError
@@ -33,19 +34,23 @@ Exchanged = tuple[Path, Path, Path]
 """The course folder, the exchange's root and the work folder holding learners' homes."""
 
 
-def _grader(*args: str) -> str:
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run ``command``; its exit status and output (stderr merged)."""
     done = subprocess.run(
-        [sys.executable, "-m", "grader", *args],
-        cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        command,
+        cwd=cwd,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"} if env is None else env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=900,
+        timeout=600,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-5000:]
-    return done.stdout
+    return done.returncode, done.stdout
+
+
+def _grader(*args: str) -> str:
+    return run_grader(*args).stdout
 
 
 def _learner(home: Path, student: str, *args: str) -> str:
@@ -58,18 +63,10 @@ def _learner(home: Path, student: str, *args: str) -> str:
         JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
         JUPYTER_CONFIG_PATH=str(home / "no-config"),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, f"--course={COURSE_ID}", f"--student={student}"],
-        cwd=home,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    return done.stdout
+    command = [sys.executable, "-m", "nbgrader", *args, f"--course={COURSE_ID}"]
+    status, out = _run([*command, f"--student={student}"], home, env)
+    assert status == 0, out[-3000:]
+    return out
 
 
 def _sign(notebook: Path, words: str) -> None:
@@ -167,17 +164,9 @@ def test_feedback_release_runs_through_the_cli(
 
 
 def test_collect_without_a_released_course_says_so(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "grader", "collect", "--course", str(tmp_path / "none")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 1
-    assert "run `python -m grader release` first" in done.stdout
+    status, out = _run([sys.executable, "-m", "grader", "collect", "--course", str(tmp_path)], ROOT)
+    assert status == 1
+    assert "run `python -m grader release` first" in out
 
 
 @pytest.mark.slow
@@ -197,18 +186,9 @@ config.CourseDirectory.root = {str(course)!r}
 api = NbGraderAPI(CourseDirectory(config=config), config=config)
 print(json.dumps(api.autograde("{ASSIGNMENT_ID}", "zed")))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=course,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    result = json.loads(done.stdout.splitlines()[-1])
+    status, out = _run([sys.executable, "-c", probe], course)
+    assert status == 0, out[-3000:]
+    result = json.loads(out.splitlines()[-1])
     assert result["success"] is False
     assert "python -m grader autograde" in result["log"] + result.get("error", "")
     assert not list((course / "autograded").glob("zed/*/*.ipynb")), "nothing was graded"
