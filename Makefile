@@ -48,12 +48,16 @@ $(LEARNER_STAMP): pyproject.toml | venv
 	$(PIP_INSTALL) -e .
 	@touch $(LEARNER_STAMP)
 
-# The dev install is a superset of the learner's, so it writes both stamps.
+# The dev install is a superset of the learner's, so it writes both stamps. The
+# distribution ships jazz_utils only; the grader runs from this checkout, which a .pth
+# file puts on the venv's path (nbgrader's course configuration imports grader from
+# course/ and from temporary folders).
 $(DEV_STAMP): pyproject.toml | venv
 	@rm -f $(LEARNER_STAMP) $(DEV_STAMP)
 	@echo "Installing the course with its test, lint and grading tools into $(VENV) ([dev] and [grader] extras)."
 	@echo "  Measured on a fresh 2-core machine: about 3 min and 2.9 GB in $(VENV). pip's own progress follows."
 	$(PIP_INSTALL) -e ".[dev]"
+	$(BIN)/python -c 'import sys, sysconfig, pathlib; pathlib.Path(sysconfig.get_path("purelib"), "jazz_solo_checkout.pth").write_text(sys.argv[1] + "\n")' "$(CURDIR)"
 	@touch $(LEARNER_STAMP) $(DEV_STAMP)
 
 # Debian's Chromium for tests/test_browser.py. Playwright (a dev extra) drives it
@@ -107,9 +111,13 @@ demo: $(LEARNER_STAMP)  ## train on the bundled corpus and write the solo, audio
 		solutions/$(NOTEBOOK) --output output/$(NOTEBOOK) --cwd $(CURDIR)
 	@ls -l output
 
-lab: $(LEARNER_STAMP)  ## JupyterLab on the student notebooks, nbgrader's extensions enabled
-	$(BIN)/jupyter server extension enable --sys-prefix --py nbgrader >/dev/null
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+# A learner's Jupyter configuration (jupyter_config/learner): nbgrader's Assignment List
+# and Validate; no formgrader, course list or create-assignment toolbar.
+LEARNER_JUPYTER_CONFIG := $(CURDIR)/jupyter_config/learner
+
+lab: $(LEARNER_STAMP)  ## JupyterLab on the student notebooks, as a learner sees it (Validate, no formgrader)
+	JUPYTER_CONFIG_PATH="$(LEARNER_JUPYTER_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab --notebook-dir=notebooks
 
 corpus: $(DEV_STAMP)  ## regenerate the bundled études in jazz_utils/data (MIDI, manifest.json, README.md)
 	$(BIN)/python -m jazz_utils.etudes

@@ -1,16 +1,18 @@
 """``python -m grader``: the course's commands, wrapping nbgrader.
 
     python -m grader release    [--course course] [--solutions solutions] [--notebooks notebooks]
-                                [--due WHEN]
+                                [--due WHEN] [--exchange [DIR]]
     python -m grader due        WHEN | --none [--course course]
+    python -m grader collect    [--course course] [--exchange DIR]
     python -m grader autograde  --submissions DIR [--course course] [--workers N]
                                 [--scheduler ADDRESS] [--timeout S] [--memory LIMIT] [--no-feedback]
                                 [--lms-map FILE]
-    python -m grader feedback   [--course course]
+    python -m grader feedback   [--course course] [--release [--exchange DIR]]
     python -m grader export     [--course course] [--to FILE] [--format csv|canvas|moodle]
                                 [--lms-map FILE] [--column NAME]
 
-See grader/README.md for the course folder's layout.
+See grader/README.md for the course folder's layout; grader/exchange.py for the exchange
+(without DIR, nbgrader's configured ``Exchange.root``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SAWarning
 
-from grader import deadlines, rubric
+from grader import deadlines, exchange, rubric
 from grader.batch.export import FORMATS, write_export
 from grader.batch.lms import NameMap
 from grader.batch.run import Engine, parse_size, run_batch
@@ -49,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     course_option(rel)
     rel.add_argument("--solutions", type=Path, default=Path("solutions"))
     rel.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    exchange_help = "nbgrader's exchange folder (default: nbgrader's configured Exchange.root)"
+    rel.add_argument(
+        "--exchange",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="also release to learners through the exchange; " + exchange_help,
+    )
+
+    col = commands.add_parser("collect", help="collect submissions from the exchange")
+    course_option(col)
+    col.add_argument("--exchange", default="", metavar="DIR", help=exchange_help)
+
     rel.add_argument("--due", default=None, help='due date with zone: "2026-12-07 17:00 UTC"')
 
     due = commands.add_parser("due", help="set or clear the due date (penalties follow)")
@@ -81,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     feedback = commands.add_parser("feedback", help="HTML feedback for graded students")
     course_option(feedback)
     feedback.add_argument("--student", default=None, help="only this student (default: all)")
+    feedback.add_argument(
+        "--release", action="store_true", help="then release it to learners via the exchange"
+    )
+    feedback.add_argument("--exchange", default="", metavar="DIR", help=exchange_help)
 
     export = commands.add_parser("export", help="write grades.csv, Canvas's or Moodle's file")
     course_option(export)
@@ -110,6 +130,11 @@ def _set_due(course: Course, due: datetime | None, refresh: bool = True) -> None
         print(f"penalties refreshed in the gradebook and {write_export(course, 'csv').path}")
 
 
+def _exchange_root(option: str) -> Path | None:
+    """``--exchange``'s folder; None (nbgrader's configured root) when it names none."""
+    return Path(option) if option else None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = _parser().parse_args(argv)
@@ -121,6 +146,9 @@ def run(argv: list[str] | None = None) -> int:
         due = deadlines.parse_due(args.due) if args.due else None  # refused before releasing
         target = release(args.course, args.solutions, args.notebooks)
         print(f"released {target} (course folder {args.course})")
+        if args.exchange is not None:
+            where = exchange.release_assignment(course, _exchange_root(args.exchange))
+            print(f"released to the exchange:\n{where}")
         if due is not None:
             _set_due(course, due, refresh=False)
     elif args.command == "due":
@@ -128,6 +156,9 @@ def run(argv: list[str] | None = None) -> int:
             raise deadlines.DeadlineError("give the due date, or --none to clear it")
         course.require_released()
         _set_due(course, None if args.none else deadlines.parse_due(args.when))
+    elif args.command == "collect":
+        students = exchange.collect(course, _exchange_root(args.exchange))
+        print(f"collected: {len(students)} in {args.course / 'submitted'} ({', '.join(students)})")
     elif args.command == "autograde":
         limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
         names = NameMap.read(args.lms_map) if args.lms_map else None  # refused before grading
@@ -143,6 +174,12 @@ def run(argv: list[str] | None = None) -> int:
     elif args.command == "feedback":
         course.require_released()
         _feedback(course, args.student)
+        if args.release:
+            root = _exchange_root(args.exchange)
+            where, left_out = exchange.release_feedback(course, root, args.student)
+            print(f"feedback released to the exchange:\n{where}")
+            if left_out:
+                print(f"not submitted through the exchange, not released: {', '.join(left_out)}")
     elif args.command == "export":
         course.require_released()
         names = NameMap.read(args.lms_map) if args.lms_map else None

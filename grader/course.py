@@ -144,10 +144,21 @@ def open_gradebook(url: str) -> Gradebook:
     return Gradebook(url)
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The folder holding this grader package: the course's nbgrader configuration imports
+``grader`` from it (the distribution learners install ships ``jazz_utils`` only)."""
+
+
 def grading_environment() -> dict[str, str]:
-    """The environment of nbgrader and of the kernels it starts: TensorFlow quiet, no display."""
+    """The environment of nbgrader and of the kernels it starts: TensorFlow quiet, no display.
+
+    ``PYTHONPATH`` starts with the checkout, so that nbgrader, run in the course folder,
+    imports this grader whatever the install.
+    """
     env = dict(os.environ)
     env["PATH"] = _path_with_interpreter(env.get("PATH", ""))
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(CHECKOUT)]
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT), *paths])
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env["MPLBACKEND"] = "Agg"
     env.setdefault("PYTHONHASHSEED", "0")

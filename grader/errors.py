@@ -29,3 +29,7 @@ class SandboxError(GradingError):
 
 class BatchError(GradingError):
     """A batch could not be run: the Dask engine is unreachable, a worker runs other code."""
+
+
+class ExchangeError(GradingError):
+    """nbgrader's exchange (release to learners, collect, feedback) could not be used."""

@@ -18,6 +18,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from grader.autograde_guard import SandboxedGradingOnly
 from grader.deadlines import LatePenalty
 from grader.preprocessors import GradingExecute, RestoreGradeCells
 from grader.rubric import COURSE_ID, LOCKED_CELLS_RUN_WHEN_GRADING
@@ -69,7 +70,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Grade cells deleted from a submission are put back (and run) rather than scored as missing.
+# First, formgrader's Autograde button is refused (grader/autograde_guard.py says why).
 c.Autograde.sanitize_preprocessors = [
+    SandboxedGradingOnly,
     ClearOutput,
     DeduplicateIds,
     OverwriteKernelspec,

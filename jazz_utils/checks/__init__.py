@@ -58,10 +58,11 @@ from jazz_utils.checks.messages import call_learner, run_model
 from jazz_utils.checks.mistakes import INFERENCE_MISTAKES, TRAIN_MISTAKES
 from jazz_utils.checks.outputs import compare_outputs
 from jazz_utils.checks.sampling import (
+    Heads,
     check_indices,
     check_results,
-    greedy_model,
     sample_case,
+    sampling_model,
     to_numpy,
 )
 from jazz_utils.checks.structure import (
@@ -256,11 +257,12 @@ def music_inference_model_test(music_inference_model: Callable[..., Any] | Any) 
 def predict_and_sample_test(predict_and_sample: Callable[..., Any]) -> None:
     """Check the learner's ``predict_and_sample(inference_model, x_init, a_init, c_init)``.
 
-    Builds its own small greedy inference model (Ty=5, n_values=7, n_a=5, random
-    weights), calls the learner's function once with non-zero initializers and
-    checks: ``results`` float one-hot (Ty, n_values); ``indices`` integers
-    (Ty, 1); ``indices[:, 0] == argmax(results, -1)``; the indices are the argmax
-    over the last axis of the model's predictions for *the initializers given*.
+    Builds its own small sampling test model (inputs [x0, a0, c0], Ty=5 softmax heads,
+    n_values=7, n_a=5, random weights; not an inference model), calls the learner's
+    function once with non-zero initializers and checks: ``results`` float one-hot
+    (Ty, n_values); ``indices`` integers (Ty, 1); ``indices[:, 0] == argmax(results, -1)``;
+    the indices are the argmax over the last axis of the model's predictions for *the
+    initializers given*.
 
     Raises:
         CheckFailure: with a message that names the mistake and the fix.
@@ -268,18 +270,17 @@ def predict_and_sample_test(predict_and_sample: Callable[..., Any]) -> None:
     """
     check = "predict_and_sample_test"
     sizes = SAMPLE_SIZES
-    lstm, dense, _ = fresh_layers(sizes.layers)
-    model = greedy_model(lstm, dense, sizes)
-    model.jit_compile = False  # predict without XLA: compiling would take longer than running
     case = None
     for seed in SEEDS:
         rng = np.random.default_rng(seed)
-        set_random_weights(rng, lstm, dense)
-        case = sample_case(weights_of(lstm, dense), sizes, rng)
+        heads = Heads.draw(rng, sizes)
+        case = sample_case(heads, sizes, rng)
         if case is not None:
             break
     if case is None:  # pragma: no cover - the seeds above always hold a usable one
         raise RuntimeError("no random weights with clear argmax margins were found")
+    model = sampling_model(heads, sizes)
+    model.jit_compile = False  # predict without XLA: compiling would take longer than running
 
     returned = call_learner(
         check, predict_and_sample, (model, case.x, case.a, case.c), "sample", sizes

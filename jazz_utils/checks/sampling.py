@@ -1,9 +1,14 @@
 """predict_and_sample: the model it is given, and what its results and indices must be.
 
-The check hands the learner's function its own greedy inference model (``greedy_model``)
-with random weights, and initializers whose greedy sequence changes when any of them is
-replaced by zeros (``sample_case``), so that ignoring one shows. ``check_indices`` and
-``check_results`` then name what is wrong with what the function returned.
+The check hands the learner's function a *sampling test model* of its own
+(``sampling_model``): inputs ``[x0, a0, c0]`` like the inference model's and Ty softmax
+outputs, each from a Dense head of its own that reads all three inputs. It is not an
+inference model (no LSTM, nothing fed back), so this installed module holds no answer to
+``music_inference_model``; ``predict_and_sample`` only predicts and takes argmaxes, which
+it does the same way on any model of that shape. ``sample_case`` draws heads and
+initializers whose choices change when any initializer is replaced by zeros, so that
+ignoring one shows; ``check_indices`` and ``check_results`` then name what is wrong with
+what the function returned.
 """
 
 from __future__ import annotations
@@ -16,29 +21,63 @@ import numpy as np
 from jazz_utils.checks.cases import ATOL, MIN_MARGIN, CheckSizes
 from jazz_utils.errors import CheckFailure
 from jazz_utils.lstm_harness import load_keras
-from jazz_utils.lstm_reference import Weights, greedy_decode, smallest_margin
+from jazz_utils.lstm_reference import smallest_margin, softmax
 
 
-def greedy_model(lstm: Any, dense: Any, sizes: CheckSizes) -> Any:
-    """The checks' own greedy inference model: inputs [x0, a0, c0], Ty outputs (m, n_values)."""
+@dataclass(frozen=True)
+class Heads:
+    """The sampling test model's weights: one softmax Dense head per step.
+
+    ``kernels``: (Ty, n_values + 2 n_a, n_values); ``biases``: (Ty, n_values); float32.
+    Head t reads the features ``[x0[:, 0, :], a0, c0]``, (m, n_values + 2 n_a).
+    """
+
+    kernels: np.ndarray
+    biases: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, sizes: CheckSizes) -> Heads:
+        """Heads with weights drawn from N(0, 1), as float32."""
+        features = sizes.n_values + 2 * sizes.n_a
+        shape = (sizes.steps, features, sizes.n_values)
+        kernels = rng.normal(0.0, 1.0, shape).astype("float32")
+        biases = rng.normal(0.0, 1.0, (sizes.steps, sizes.n_values)).astype("float32")
+        return cls(kernels, biases)
+
+    def outputs(self, x: np.ndarray, a: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """What the model computes, in float64: (Ty, m, n_values) probabilities.
+
+        x: (m, 1, n_values); a and c: (m, n_a).
+        """
+        features = np.concatenate(
+            [np.asarray(v, np.float64) for v in (x[:, 0, :], a, c)], axis=-1
+        )  # (m, n_values + 2 n_a)
+        return np.stack(
+            [
+                softmax(features @ kernel.astype(np.float64) + bias.astype(np.float64))
+                for kernel, bias in zip(self.kernels, self.biases, strict=True)
+            ]
+        )
+
+
+def sampling_model(heads: Heads, sizes: CheckSizes) -> Any:
+    """The check's test model: inputs [x0, a0, c0], Ty outputs (m, n_values), ``heads``."""
     keras = load_keras()
-    ops = keras.ops
     x0 = keras.Input(shape=(1, sizes.n_values))
     a0 = keras.Input(shape=(sizes.n_a,))
     c0 = keras.Input(shape=(sizes.n_a,))
-    x, a, c = x0, a0, c0
+    features = keras.layers.Concatenate()([keras.layers.Reshape((sizes.n_values,))(x0), a0, c0])
     outputs = []
-    for _ in range(sizes.steps):
-        _, a, c = lstm(x, initial_state=[a, c])
-        out = dense(a)
-        outputs.append(out)
-        x = ops.expand_dims(ops.one_hot(ops.argmax(out, axis=-1), sizes.n_values), 1)
+    for kernel, bias in zip(heads.kernels, heads.biases, strict=True):
+        head = keras.layers.Dense(sizes.n_values, activation="softmax")
+        outputs.append(head(features))
+        head.set_weights([kernel, bias])
     return keras.Model(inputs=[x0, a0, c0], outputs=outputs)
 
 
 @dataclass(frozen=True)
 class SampleCase:
-    """Initializers and the greedy decoder's probabilities for them.
+    """Initializers and the sampling test model's probabilities for them.
 
     ``probabilities``: (Ty, 1, n_values) for the given initializers; ``ignored``:
     the probabilities when some initializers are replaced by zeros, by description.
@@ -51,22 +90,19 @@ class SampleCase:
     ignored: dict[str, np.ndarray]
 
 
-def sample_case(weights: Weights, sizes: CheckSizes, rng: np.random.Generator) -> SampleCase | None:
-    """Non-zero initializers whose greedy sequence tells every mix-up apart; None if not."""
+def sample_case(heads: Heads, sizes: CheckSizes, rng: np.random.Generator) -> SampleCase | None:
+    """Non-zero initializers whose choices tell every mix-up apart; None if there are none."""
     n_values = sizes.n_values
     x = np.eye(n_values, dtype="float32")[[int(rng.integers(0, n_values))]][:, None, :]
     a = rng.normal(0.0, 1.0, (1, sizes.n_a)).astype("float32")
     c = rng.normal(0.0, 1.0, (1, sizes.n_a)).astype("float32")
 
-    def decode(x_: np.ndarray, a_: np.ndarray, c_: np.ndarray) -> np.ndarray:
-        return greedy_decode(weights, x_, a_, c_, sizes.steps)
-
     zx, za, zc = np.zeros_like(x), np.zeros_like(a), np.zeros_like(c)
-    probabilities = decode(x, a, c)
+    probabilities = heads.outputs(x, a, c)
     ignored = {
-        "x_initializer, a_initializer and c_initializer are": decode(zx, za, zc),
-        "a_initializer and c_initializer are": decode(x, za, zc),
-        "x_initializer is": decode(zx, a, c),
+        "x_initializer, a_initializer and c_initializer are": heads.outputs(zx, za, zc),
+        "a_initializer and c_initializer are": heads.outputs(x, za, zc),
+        "x_initializer is": heads.outputs(zx, a, c),
     }
     indices = probabilities.argmax(-1)
     everything = [probabilities, *ignored.values()]
