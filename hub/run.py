@@ -19,8 +19,10 @@ import argparse
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -114,8 +116,6 @@ class HubOptions:
 
     def course_root(self) -> Path:
         """The course folder, in the instructor's home."""
-        import pwd
-
         return Path(pwd.getpwnam(self.instructor).pw_dir) / "course"
 
 
@@ -126,7 +126,7 @@ def _check_ready(options: HubOptions) -> None:
     if not (options.venv / "bin" / "jupyterhub").exists():
         problems.append(f"no jupyterhub in {options.venv}: run `make hub-env`")
     if not PROXY.exists():
-        problems.append(f"{PROXY} is missing: npm install --prefix hub (or make hub)")
+        problems.append(f"{PROXY} is missing: run `make hub-env`")
     if not shutil.which("node"):
         problems.append("Node.js (node) is not on PATH: configurable-http-proxy needs it")
     missing = sorted(set(limits.CONTROLLERS) - set(limits.available()))
@@ -306,6 +306,16 @@ def stop(
     )
 
 
+def readable_by_everyone(path: Path) -> bool:
+    """True when any user can read ``path`` (every folder above it searchable by others)."""
+    try:
+        if not path.stat().st_mode & stat.S_IROTH:
+            return False
+        return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+    except OSError:
+        return False
+
+
 def describe(options: HubOptions, made: list[accounts.Account]) -> str:
     """What ``start`` prints: where to open the hub, who may log in, what comes next."""
     width = max(len(a.name) for a in made)
@@ -318,6 +328,14 @@ def describe(options: HubOptions, made: list[accounts.Account]) -> str:
             f"Course folder: {options.course_root()}  exchange: {options.exchange}",
             "Next: README.md, 'Teaching a course' (release, collect, grade, feedback).",
             "Stop with Ctrl-C here, or `make hub-stop` in another terminal.",
+            *(
+                [
+                    f"WARNING: {REPOSITORY / 'solutions'} is readable by every user, learners "
+                    f"included: chmod 700 {REPOSITORY}"
+                ]
+                if readable_by_everyone(REPOSITORY / "solutions")
+                else []
+            ),
         ]
     )
 
