@@ -321,17 +321,19 @@ def course_step(hub: CourseHub, step: str) -> str:
 
 
 def _stamp_feedback(hub: CourseHub) -> None:
-    """Put each submission's ``timestamp.txt`` next to its feedback, as nbgrader's
-    ``generate_feedback`` does and ``release_feedback`` needs (it names the released file
-    by the submission's digest and time). ``python -m grader autograde`` writes the HTML
-    without it; ``python -m grader feedback --release`` is to do this itself."""
+    """Put each submission's ``timestamp.txt`` and ``submission_secret.txt`` next to its
+    feedback, as nbgrader's ``generate_feedback`` does (from ``autograded/``) and
+    ``release_feedback`` needs: it names the released file by a digest of the secret.
+    ``python -m grader autograde`` writes ``autograded/`` and the HTML without them;
+    ``python -m grader feedback --release`` is to do this itself."""
     entry = pwd.getpwnam(hub.instructor)
     for learner in hub.learners:
-        source = hub.course / "submitted" / learner / ASSIGNMENT_ID / "timestamp.txt"
-        target = hub.course / "feedback" / learner / ASSIGNMENT_ID / "timestamp.txt"
-        if target.parent.is_dir() and not target.exists():
-            shutil.copyfile(source, target)
-            os.chown(target, entry.pw_uid, entry.pw_gid)
+        submitted = hub.course / "submitted" / learner / ASSIGNMENT_ID
+        feedback = hub.course / "feedback" / learner / ASSIGNMENT_ID
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            if feedback.is_dir() and not (feedback / name).exists():
+                shutil.copyfile(submitted / name, feedback / name)
+                os.chown(feedback / name, entry.pw_uid, entry.pw_gid)
 
 
 def set_due_date(hub: CourseHub, when: datetime) -> None:
