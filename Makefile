@@ -23,7 +23,7 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 NOTEBOOK := Improvise_a_Jazz_Solo_with_an_LSTM.ipynb
 
-.PHONY: install install-dev venv test test-all lint format corpus bench clean demo lab browser-deps audio-deps release grade
+.PHONY: hub hub-env hub-stop install install-dev venv test test-all lint format corpus bench clean demo lab browser-deps audio-deps release grade
 
 install: $(LEARNER_STAMP)  ## create .venv and install what a learner needs (demo, lab)
 
@@ -139,3 +139,40 @@ grade: $(DEV_STAMP)  ## autograde SUBMISSIONS=dir [GRADE_ARGS="--workers 4"] int
 
 clean:  ## remove caches and outputs (keeps .venv)
 	rm -rf output .pytest_cache .ruff_cache .hypothesis build *.egg-info
+
+# A course on this machine (hub/, README.md "Teaching a course"), as root. The hub and
+# every user's server run from their own environment, HUB_VENV, made by HUB_PYTHON (an
+# interpreter every user may run) with a plain (not editable) install of the course:
+# the repository's .venv points into this checkout, solutions/ included.
+HUB_PYTHON ?= /usr/bin/python3
+HUB_VENV ?= /opt/jazz-hub/venv
+HUB_STATE ?= /srv/jazz-hub
+HUB_PORT ?= 8000
+HUB_LEARNERS ?= 3
+HUB_STOP_ARGS ?=
+HUB_STAMP := $(HUB_VENV)/.installed-hub
+CHP_STAMP := hub/node_modules/.installed
+HUB_RUN := PYTHONPATH=$(CURDIR) $(HUB_VENV)/bin/python -m hub.run
+COURSE_CODE := $(shell find jazz_utils grader -name '*.py' -o -name '*.mid' -o -name '*.json' 2>/dev/null)
+
+$(HUB_STAMP): pyproject.toml $(COURSE_CODE)
+	@test "$$(id -u)" = 0 || { echo "make hub-env: run as root (it installs into $(HUB_VENV))" >&2; exit 2; }
+	@rm -f $(HUB_STAMP)
+	@test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
+	@echo "Installing the course and JupyterHub into $(HUB_VENV) (TensorFlow included: minutes, 2.6 GB)."
+	$(HUB_VENV)/bin/python tools/heartbeat.py -- $(HUB_VENV)/bin/python -m pip install ".[hub]"
+	@touch $(HUB_STAMP)
+
+# configurable-http-proxy, pinned by hub/package-lock.json, into hub/node_modules.
+$(CHP_STAMP): hub/package.json hub/package-lock.json
+	@command -v npm >/dev/null || { echo "make hub: npm (Node.js) is missing: apt-get install nodejs npm" >&2; exit 2; }
+	npm ci --prefix hub --no-audit --no-fund
+	@touch $(CHP_STAMP)
+
+hub-env: $(HUB_STAMP) $(CHP_STAMP)  ## JupyterHub, the course and configurable-http-proxy for `make hub`
+
+hub: hub-env  ## JupyterHub for a course on 127.0.0.1:HUB_PORT: Unix accounts, exchange, limits (root; Ctrl-C stops)
+	$(HUB_RUN) start --state $(HUB_STATE) --venv $(HUB_VENV) --port $(HUB_PORT) --learners $(HUB_LEARNERS)
+
+hub-stop:  ## stop `make hub`'s hub, proxy, servers and kernels (HUB_STOP_ARGS="--remove-accounts --remove-state" removes what it made)
+	$(HUB_RUN) stop --state $(HUB_STATE) --venv $(HUB_VENV) --learners $(HUB_LEARNERS) $(HUB_STOP_ARGS)

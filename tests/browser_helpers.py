@@ -370,6 +370,19 @@ def launch_chromium(playwright: Playwright) -> Browser:
     )
 
 
+@contextlib.contextmanager
+def running_chromium() -> Iterator[Browser]:
+    """:func:`launch_chromium` under a Playwright of its own; both closed after the body."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 def save_page(page: Page, folder: Path, name: str) -> None:
     """Write ``NAME.png`` (a full-page screenshot) and ``NAME.html`` (the DOM) to ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
