@@ -157,8 +157,13 @@ def run(argv: list[str] | None = None) -> int:
         course.require_released()
         _set_due(course, None if args.none else deadlines.parse_due(args.when))
     elif args.command == "collect":
-        students = exchange.collect(course, _exchange_root(args.exchange))
-        print(f"collected: {len(students)} in {args.course / 'submitted'} ({', '.join(students)})")
+        done = exchange.collect(course, _exchange_root(args.exchange))
+        print(
+            f"collected: {len(done.students)} in {args.course / 'submitted'} "
+            f"({', '.join(done.students)})"
+        )
+        for line in done.refused:
+            print(f"not collected: {line}")
     elif args.command == "autograde":
         limits = Limits(timeout=args.timeout, memory_bytes=parse_size(args.memory))
         names = NameMap.read(args.lms_map) if args.lms_map else None  # refused before grading

@@ -7,6 +7,7 @@ report scores per graded function.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 COURSE_ID = "jazz-solo-lstm"
@@ -14,6 +15,12 @@ COURSE_ID = "jazz-solo-lstm"
 
 ASSIGNMENT_ID = "jazz_solo"
 """nbgrader's assignment id: the folder name under ``course/source``."""
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+"""A learner id the grader accepts (it becomes a folder name and a gradebook key).
+
+Match it with ``fullmatch``: ``match`` with ``$`` would accept a trailing newline.
+"""
 
 NOTEBOOK_NAME = "Improvise_a_Jazz_Solo_with_an_LSTM"
 """The assignment's one notebook, without ``.ipynb``."""

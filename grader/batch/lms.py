@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import SubmissionError
+from grader.rubric import STUDENT_ID
 
 CANVAS = "canvas"
 MOODLE = "moodle"
@@ -53,11 +54,6 @@ MAX_MAP_BYTES = 10_000_000
 MAX_NAME_CHARS = 100
 """Longest LMS name kept (for the exports' name columns)."""
 
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
-"""A learner id the grader accepts (it becomes a folder name and a gradebook key).
-
-Match it with ``fullmatch``: ``match`` with ``$`` would accept a trailing newline.
-"""
 
 _CANVAS = re.compile(
     r"(?P<name>.*?)(?:_(?P<late>[Ll][Aa][Tt][Ee]))?_(?P<user>[0-9]{1,20})_(?P<submission>[0-9]{1,20})"

@@ -212,3 +212,55 @@ def test_the_guard_lets_the_command_line_and_the_batch_grade() -> None:
     guard = SandboxedGradingOnly(parent=converter)
     with pytest.raises(UnsandboxedGradingError, match="python -m grader autograde"):
         guard(notebook, {})
+
+
+def test_collect_believes_owners_and_arrival_not_names(
+    course_and_exchange: Exchanged, tmp_path: Path
+) -> None:
+    """An inbound entry counts for the learner it names only if that learner (or root) made
+    it; its time is when it arrived, not the time its name or timestamp.txt claims; links
+    are never followed. Own exchange, so the other tests' submissions stay as they are."""
+    course, _, _ = course_and_exchange
+    root = tmp_path / "exchange"
+    inbound = root / COURSE_ID / "inbound"
+    inbound.mkdir(parents=True)
+    claimed = "2000-01-01 00:00:00.000000 UTC"
+    notebook = (course / "release" / ASSIGNMENT_ID / NOTEBOOK).read_bytes()
+
+    def entry(student: str, owner: int = 0, linked_notebook: bool = False) -> Path:
+        folder = inbound / f"{student}+{ASSIGNMENT_ID}+{claimed}+r4nd"
+        folder.mkdir()
+        (folder / "timestamp.txt").write_text(claimed)
+        (folder / "submission_secret.txt").write_text(f"secret of {student}")
+        if linked_notebook:
+            (folder / NOTEBOOK).symlink_to(course / "release" / ASSIGNMENT_ID / NOTEBOOK)
+        else:
+            (folder / NOTEBOOK).write_bytes(notebook)
+        for path in (folder, *folder.iterdir()):
+            os.lchown(path, owner, owner)
+        return folder
+
+    entry("dan")  # made by root: the admin's own hand, trusted
+    entry("eve", owner=54321)  # made by a user who is not eve (there is no eve)
+    entry("fay", linked_notebook=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / NOTEBOOK).write_bytes(notebook)
+    (inbound / f"gus+{ASSIGNMENT_ID}+{claimed}+r4nd").symlink_to(elsewhere)
+    (inbound / "notes.txt").write_text("not a submission")
+
+    done = exchange.collect(Course(course), root)
+    assert done.students == ["dan"]
+    refused = "\n".join(done.refused)
+    assert "eve: an entry made by another user was left alone" in refused
+    assert "fay: no readable" in refused
+    assert "gus: an entry that is not a folder" in refused
+    assert "not named <id>+jazz_solo+<time>" in refused
+    for student in ("eve", "fay", "gus"):
+        assert not (course / "submitted" / student).exists()
+    dan = course / "submitted" / "dan" / ASSIGNMENT_ID
+    assert (dan / NOTEBOOK).read_bytes() == notebook
+    assert (dan / "submission_secret.txt").read_text() == "secret of dan"
+    arrived = (dan / "timestamp.txt").read_text()
+    assert not arrived.startswith("2000"), arrived
+    assert arrived.startswith(str(time.gmtime().tm_year)), arrived
