@@ -26,9 +26,10 @@ the chord sounding there.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,6 +44,8 @@ from jazz_utils.piece import (
     from_ticks,
     to_ticks,
 )
+from jazz_utils.register import CORPUS_REGISTER, Register, as_register
+from jazz_utils.timing import Timeline
 
 #: What each value type means.
 NOTE_TYPES = {
@@ -56,8 +59,8 @@ NOTE_TYPES = {
 PLAYABLE_RANGE = (48, 84)
 #: The types tried, in order, when a chord has no pitch of the requested type.
 _FALLBACK_TYPES = {"C": ("C",), "S": ("S", "C"), "A": ("A", "C"), "X": ("X", "A", "C")}
-#: Where a solo starts when there is no previous note (around G4).
-START_RANGE = (60, 74)
+#: How far from the register's centre a solo's first note may be, in semitones.
+START_SPREAD = 5
 #: Leap sizes in semitones, as (smallest, largest) per bucket; unison is its own bucket.
 LEAP_BUCKETS = ((0, 0), (1, 2), (3, 4), (5, 7), (8, 12), (13, 24))
 
@@ -215,15 +218,30 @@ def piece_to_values(piece: Piece) -> list[str]:
 class Realiser:
     """Turns values into notes over a progression, one value at a time.
 
-    Each value is placed where the previous one ended; a value that would cross
-    the bar line is shortened to end on it, and the next value starts the next
-    bar. ``done`` turns true when every measure is filled.
+    Timing (see :mod:`jazz_utils.timing`): each value starts where the durations of the
+    values before it add up to, moved to the nearest onset the beat grid allows; a note
+    that would cross the bar line ends on it and the rest of its length is silence.
+    ``done`` turns true when the next value would start after the last bar.
+
+    Pitch: a pitch of the value's type over the chord at its onset, inside the value's
+    leap bracket, chosen in this order of preference:
+
+    1. inside the register (``register``), else the same leap turned round inside it,
+       else the pitch of that type inside it nearest the leap (outside the register,
+       within ``pitch_range``, the hard limit, only when it holds no pitch of the type);
+    2. on a chord change, a chord-tone value takes the new chord's 3rd or 7th;
+    3. an approach tone followed by a chord tone a step away is placed so that the step
+       lands on a chord tone (it resolves);
+    4. a pitch from which the next value (when known) fits its own type and bracket;
+    5. among what is left, at random, pitches nearer the register's centre more often.
 
     Args:
         progression: the chords to play over.
         seed: seeds the choice among equally valid pitches (same seed, same notes).
         previous_pitch: the pitch played just before the first value, if any.
-        pitch_range: lowest and highest MIDI pitch allowed.
+        pitch_range: lowest and highest MIDI pitch allowed (the hard limit).
+        register: ``(low, centre, high)`` the line keeps to, e.g. from
+            :func:`jazz_utils.register.register_of`; the bundled corpus's by default.
     """
 
     def __init__(
@@ -232,6 +250,7 @@ class Realiser:
         seed: int | None = 0,
         previous_pitch: int | None = None,
         pitch_range: tuple[int, int] = PLAYABLE_RANGE,
+        register: Register | tuple[int, int, int] = CORPUS_REGISTER,
     ):
         if len(progression) == 0:
             raise GrammarError("Cannot realise values over an empty progression.")
@@ -239,92 +258,203 @@ class Realiser:
         self.rng = np.random.default_rng(seed)
         self.previous_pitch = previous_pitch
         self.pitch_range = pitch_range
-        self.measure_index = 0
-        self.tick = 0
-        self._notes: list[list[Note]] = [[] for _ in progression]
-        self.values_used: list[str] = []
+        low, centre, high = as_register(register)
+        low, high = max(low, pitch_range[0]), min(high, pitch_range[1])
+        self.register = Register(low, min(max(centre, low), high), max(low, high))
+        beat = to_ticks(4 / progression.time_signature[1])
+        self._timeline = Timeline([to_ticks(m.length) for m in progression], beat)
+        starts = self._timeline.bar_starts
+        self._spans = [
+            (starts[i] + to_ticks(s.offset), s.chord)
+            for i, m in enumerate(progression)
+            for s in m.chords
+        ]
+        self._clock = 0
+        self._last_span: int | None = None
+        #: Notes placed, as (onset, pitch) in absolute ticks; each ends where the next
+        #: event starts or at its bar line, whichever comes first.
+        self._placed: list[tuple[int, int]] = []
+        self._ends: list[int] = []
+
+    @property
+    def _next_onset(self) -> int:
+        """Where the next value starts if it is a note (absolute ticks)."""
+        return self._timeline.snap(self._clock)
 
     @property
     def done(self) -> bool:
-        """True once the last measure is filled."""
-        return self.measure_index >= len(self.progression)
+        """True once the next value would start after the last bar."""
+        return self._next_onset >= self._timeline.total
+
+    @property
+    def measure_index(self) -> int:
+        """Index of the measure where the next value starts."""
+        if self.done:
+            return len(self.progression)
+        return self._timeline.bar_of(self._next_onset)
+
+    @property
+    def tick(self) -> int:
+        """Grid ticks from the bar line of :attr:`measure_index` to the next value's start."""
+        if self.done:
+            return 0
+        return self._next_onset - self._timeline.bar_starts[self.measure_index]
 
     @property
     def ticks_left_in_measure(self) -> int:
-        """Grid ticks from the current position to the next bar line."""
+        """Grid ticks from the next value's start to the next bar line."""
         if self.done:
             return 0
-        return to_ticks(self.progression[self.measure_index].length) - self.tick
+        return self._timeline.bar_end(self._next_onset) - self._next_onset
 
-    def add(self, value: str | Value) -> Note | None:
-        """Place one value at the current position.
+    @property
+    def values_used(self) -> list[str]:
+        """The values as played, up to where the next value starts.
 
-        ``values_used`` records each value as played: shortened at the bar line, with
-        the type and leap of the pitch chosen (an ``X`` the chord cannot give is
-        played as the nearest kind of tone, see ``_FALLBACK_TYPES``; a bracket no
-        pitch fits becomes the leap taken), so it always equals ``piece_to_values``
-        of the notes placed.
+        Shortened at bar lines and moved onto the beat grid, with the type and leap of
+        each pitch chosen (an ``X`` the chord cannot give is played as the nearest kind
+        of tone, see ``_FALLBACK_TYPES``; a bracket no pitch fits becomes the leap taken):
+        ``piece_to_values`` of the notes placed, cut where the next value starts.
+        """
+        measures = list(self.piece().measures[: self.measure_index])
+        if not self.done and self.tick:
+            current = self.piece().measures[self.measure_index]
+            measures.append(replace(current, length=from_ticks(self.tick)))
+        return piece_to_values(Piece(tuple(measures))) if measures else []
+
+    def _changes_chord(self, span: int) -> bool:
+        """True when chord span ``span`` brings a new chord (the first one does)."""
+        return span == 0 or self._spans[span - 1][1].symbol != self._spans[span][1].symbol
+
+    def _span_at(self, tick: int) -> int:
+        return bisect.bisect_right([start for start, _ in self._spans], tick) - 1
+
+    def add(self, value: str | Value, upcoming: str | Value | None = None) -> Note | None:
+        """Place one value where the network's clock puts it.
+
+        Args:
+            value: the value to play.
+            upcoming: the value that will follow, when known: the pitch is then chosen
+                so that the next value fits (an approach tone resolves into it).
 
         Returns:
             The note played (None for a rest).
 
         Raises:
-            GrammarError: the value is malformed, or every measure is already full.
+            GrammarError: a value is malformed, or every measure is already full.
         """
         parsed = value if isinstance(value, Value) else Value.parse(value)
+        following = (
+            None
+            if upcoming is None
+            else upcoming
+            if isinstance(upcoming, Value)
+            else Value.parse(upcoming)
+        )
         if self.done:
             raise GrammarError("Every measure is already filled; no room for another value.")
-        measure = self.progression[self.measure_index]
-        ticks = min(parsed.ticks, self.ticks_left_in_measure)
-        note = None
-        played = Value("R", ticks)
-        if parsed.type != "R":
-            offset = from_ticks(self.tick)
-            chord = measure.chord_at(offset)
-            pitch = self._choose_pitch(parsed, chord)
-            note = Note(offset=offset, duration=from_ticks(ticks), pitch=pitch)
-            self._notes[self.measure_index].append(note)
-            previous, self.previous_pitch = self.previous_pitch, pitch
-            bracket = None if previous is None else leap_bracket(pitch - previous)
-            played = Value(note_type(pitch, chord), ticks, bracket)
-        self.values_used.append(str(played))
-        self.tick += ticks
-        if self.tick >= to_ticks(measure.length):
-            self.measure_index += 1
-            self.tick = 0
+        onset = self._next_onset
+        if parsed.type == "R" and (not self._placed or self._clock > self._placed[-1][0]):
+            onset = self._clock  # a rest keeps the clock: only note onsets need the grid
+        if self._placed and len(self._ends) < len(self._placed):
+            self._ends.append(min(onset, self._timeline.bar_end(self._placed[-1][0])))
+        self._timeline.place(onset, parsed.type != "R")
+        self._clock += parsed.ticks
+        if self._clock > self._timeline.bar_end(onset) and (
+            following is None or following.type in "CR"
+        ):
+            # A value that crosses the bar line is where the network ends its bar: the
+            # next bar starts on its downbeat, unless what comes next is no chord tone
+            # (then it keeps the network's clock, after a silence, off the downbeat).
+            self._clock = self._timeline.bar_end(onset)
+        if parsed.type == "R":
+            return None
+        bar = self._timeline.bar_of(onset)
+        bar_start = self._timeline.bar_starts[bar]
+        end = min(self._next_onset, self._timeline.bar_starts[bar + 1])
+        span = self._span_at(onset)
+        chord = self._spans[span][1]
+        on_change = span != self._last_span and self._changes_chord(span)
+        upcoming_at: tuple[Chord, bool] | None = None
+        if following is not None and following.type != "R" and not self.done:
+            next_span = self._span_at(self._next_onset)
+            next_change = next_span != span and self._changes_chord(next_span)
+            upcoming_at = (self._spans[next_span][1], next_change)
+        pitch = self._choose_pitch(parsed, chord, on_change, following, upcoming_at)
+        note = Note(
+            offset=from_ticks(onset - bar_start), duration=from_ticks(end - onset), pitch=pitch
+        )
+        self._placed.append((onset, pitch))
+        self.previous_pitch = pitch
+        self._last_span = span
         return note
 
-    def _choose_pitch(self, value: Value, chord: Chord) -> int:
+    def _choose_pitch(
+        self,
+        value: Value,
+        chord: Chord,
+        on_change: bool,
+        following: Value | None,
+        upcoming_at: tuple[Chord, bool] | None,
+    ) -> int:
         low, high = self.pitch_range
         typed: list[int] = []
         # A type the chord cannot give (no "X" over a seventh chord, whose every other
         # pitch is a semitone from a chord tone; no "S" over C7alt) falls back to the
-        # nearest kind of tone; ``add`` records the type actually played.
+        # nearest kind of tone; ``values_used`` shows the type actually played.
         for kind in _FALLBACK_TYPES[value.type]:
             typed = [p for p in range(low, high + 1) if note_type(p, chord) == kind]
             if typed:
                 break
-        if self.previous_pitch is None:
-            near = [p for p in typed if START_RANGE[0] <= p <= START_RANGE[1]]
-            return int(near[self.rng.integers(len(near))]) if near else typed[len(typed) // 2]
+        register = self.register
+        inside = [p for p in typed if register.low <= p <= register.high]
         previous = self.previous_pitch
-        bracket = value.bracket if value.bracket is not None else (-4, 4)
-        inside = [p for p in typed if bracket[0] <= p - previous <= bracket[1]]
-        if inside:
-            return int(inside[self.rng.integers(len(inside))])
-        # No pitch of this type inside the bracket: the nearest one moving the same way.
-        if bracket[0] > 0:
-            typed = [p for p in typed if p > previous] or typed
-        elif bracket[1] < 0:
-            typed = [p for p in typed if p < previous] or typed
-        target = previous + (bracket[0] + bracket[1]) / 2
-        return int(min(typed, key=lambda p: (abs(p - target), p)))
+        if previous is None:
+            pool = [p for p in inside if abs(p - register.centre) <= START_SPREAD] or inside
+            pool = pool or typed
+        else:
+            bracket = value.bracket if value.bracket is not None else (-4, 4)
+            turned = (-bracket[1], -bracket[0])
+            pool = [p for p in inside if bracket[0] <= p - previous <= bracket[1]] or [
+                p for p in inside if turned[0] <= p - previous <= turned[1]
+            ]
+            if not pool:
+                # No pitch of this type at that leap, either way, inside the register:
+                # the nearest one that is (or, outside it, the nearest at all).
+                return _nearest(inside or typed, previous, bracket)
+        preferences = []
+        if on_change and value.type == "C":
+            preferences.append(lambda p: p % 12 in _guide_tones(chord))
+        if following is not None and upcoming_at is not None:
+            next_chord, next_change = upcoming_at
+            limits = (max(register.low, low), min(register.high, high))
+            if value.type == "A" and following.type == "C" and following.bracket is not None:
+                step = (max(following.bracket[0], -2), min(following.bracket[1], 2))
+                resolves = Value("C", following.ticks, step)
+                preferences.append(_fits(resolves, next_chord, limits))
+            if next_change and following.type == "C":
+                guide = _guide_tones(next_chord)
+                preferences.append(_fits(following, next_chord, limits, guide))
+            preferences.append(_fits(following, next_chord, limits))
+        for preference in preferences:
+            pool = [p for p in pool if preference(p)] or pool
+        spread = max(3.0, (register.high - register.low) / 4)
+        weights = np.exp(-0.5 * ((np.array(pool) - register.centre) / spread) ** 2)
+        return int(pool[self.rng.choice(len(pool), p=weights / weights.sum())])
 
     def piece(self, tempo: float = 120.0, name: str = "", source: str = "") -> Piece:
         """The notes placed so far as a :class:`Piece` over the whole progression."""
+        notes: list[list[Note]] = [[] for _ in self.progression]
+        ends = self._ends[:]
+        if len(ends) < len(self._placed):
+            ends.append(min(self._next_onset, self._timeline.bar_end(self._placed[-1][0])))
+        for (onset, pitch), end in zip(self._placed, ends, strict=True):
+            bar = self._timeline.bar_of(onset)
+            offset = onset - self._timeline.bar_starts[bar]
+            notes[bar].append(Note(from_ticks(offset), from_ticks(end - onset), pitch))
         measures = tuple(
-            Measure(length=m.length, chords=m.chords, notes=tuple(notes))
-            for m, notes in zip(self.progression, self._notes, strict=True)
+            Measure(length=m.length, chords=m.chords, notes=tuple(bar_notes))
+            for m, bar_notes in zip(self.progression, notes, strict=True)
         )
         return Piece(
             measures=measures,
@@ -335,11 +465,47 @@ class Realiser:
         )
 
 
+def _nearest(typed: list[int], previous: int, bracket: tuple[int, int]) -> int:
+    """No pitch of the type inside the bracket: the nearest one moving the same way."""
+    if bracket[0] > 0:
+        typed = [p for p in typed if p > previous] or typed
+    elif bracket[1] < 0:
+        typed = [p for p in typed if p < previous] or typed
+    target = previous + (bracket[0] + bracket[1]) / 2
+    return int(min(typed, key=lambda p: (abs(p - target), p)))
+
+
+def _guide_tones(chord: Chord) -> set[int]:
+    """Pitch classes of a chord's 3rd and 7th (those it has)."""
+    return {pc for pc in (chord.third, chord.seventh) if pc is not None}
+
+
+def _fits(
+    value: Value, chord: Chord, limits: tuple[int, int], classes: set[int] | None = None
+) -> Callable[[int], bool]:
+    """A test of pitches: can ``value`` follow this pitch, in its bracket, within ``limits``?
+
+    ``classes``, when given, narrows the pitches ``value`` may land on to those pitch classes.
+    """
+    bracket = value.bracket if value.bracket is not None else (-4, 4)
+    targets = {
+        p
+        for p in range(limits[0], limits[1] + 1)
+        if note_type(p, chord) == value.type and (classes is None or p % 12 in classes)
+    }
+
+    def test(pitch: int) -> bool:
+        return any(pitch + leap in targets for leap in range(bracket[0], bracket[1] + 1))
+
+    return test
+
+
 def values_to_piece(
     values: Iterable[str | Value],
     progression: Progression,
     seed: int | None = 0,
     tempo: float = 120.0,
+    register: Register | tuple[int, int, int] = CORPUS_REGISTER,
 ) -> Piece:
     """Realise values over a progression until either runs out.
 
@@ -347,16 +513,20 @@ def values_to_piece(
         values: value strings (or :class:`Value` objects).
         progression: the chords; measures left over stay silent.
         seed: seeds the pitch choices.
+        tempo: quarter notes per minute of the piece.
+        register: ``(low, centre, high)`` the line keeps to (see :class:`Realiser`).
 
     Returns:
         A monophonic :class:`Piece`: no note crosses a bar line, none has zero
         length, chord-tone values sound chord tones of the chord under them.
     """
-    realiser = Realiser(progression, seed=seed)
-    for value in values:
-        if realiser.done:
-            break
-        realiser.add(value)
+    realiser = Realiser(progression, seed=seed, register=register)
+    pending = iter(values)
+    current = next(pending, None)
+    while current is not None and not realiser.done:
+        following = next(pending, None)
+        realiser.add(current, upcoming=following)
+        current = following
     return realiser.piece(tempo=tempo)
 
 
