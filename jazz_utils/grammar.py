@@ -22,6 +22,11 @@ Because values name a note's *role* over its chord, not its pitch, a sequence
 learned over one progression can be played over any other: :class:`Realiser`
 picks, for each value, a pitch of the right type inside the right bracket over
 the chord sounding there.
+
+Why it is one long module: the realiser is the grammar read backwards. It is the
+one place that must keep ``piece_to_values(values_to_piece(v))`` equal to ``v`` in
+type and duration, and the learner's ``values_to_piece`` lives here; its timing and
+its register live in :mod:`jazz_utils.timing` and :mod:`jazz_utils.register`.
 """
 
 from __future__ import annotations
