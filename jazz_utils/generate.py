@@ -12,7 +12,7 @@
 
 The state is never reset, so each measure continues the line of the one
 before, and values are drawn until the last bar is full. The network runs one
-value ahead of the realiser, so that each pitch is chosen knowing the next value.
+few values ahead of the realiser, so that each pitch is chosen knowing what follows.
 With ``max_repeats`` a :class:`RepeatGuard` keeps the line from looping.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from jazz_utils.chords import as_progression
 from jazz_utils.errors import GenerationError
-from jazz_utils.grammar import Realiser, Value
+from jazz_utils.grammar import LOOKAHEAD, Realiser, Value
 from jazz_utils.piece import Piece, Progression, to_ticks
 from jazz_utils.register import CORPUS_REGISTER, Register, register_for
 
@@ -225,14 +225,16 @@ def generate_music(
         guard.push(index)
         return index
 
-    # The network runs one value ahead of the realiser, so that each pitch is chosen
-    # knowing the value that follows (an approach tone resolves into it).
-    upcoming = step(None)
+    # The network runs LOOKAHEAD values ahead of the realiser (its choices never depend
+    # on the pitches played), so that each pitch is chosen knowing what follows.
+    ahead = [step(None)]
+    while len(ahead) <= LOOKAHEAD:
+        ahead.append(step(ahead[-1]))
     while not realiser.done:
-        index = upcoming
-        upcoming = step(index)
-        realiser.add(indices_values[index], upcoming=indices_values[upcoming])
+        index = ahead.pop(0)
+        realiser.add(indices_values[index], upcoming=[indices_values[i] for i in ahead])
         indices.append(index)
+        ahead.append(step(ahead[-1]))
     values = [indices_values[i] for i in indices]
     solo = realiser.piece(tempo=tempo, name="my_music", source="generate_music")
     solo.metadata.update(

@@ -66,6 +66,8 @@ PLAYABLE_RANGE = (48, 84)
 _FALLBACK_TYPES = {"C": ("C",), "S": ("S", "C"), "A": ("A", "C"), "X": ("X", "A", "C")}
 #: How far from the register's centre a solo's first note may be, in semitones.
 START_SPREAD = 5
+#: How many upcoming values the realiser looks at when it chooses a pitch.
+LOOKAHEAD = 4
 #: Leap sizes in semitones, as (smallest, largest) per bucket; unison is its own bucket.
 LEAP_BUCKETS = ((0, 0), (1, 2), (3, 4), (5, 7), (8, 12), (13, 24))
 
@@ -237,7 +239,9 @@ class Realiser:
     2. on a chord change, a chord-tone value takes the new chord's 3rd or 7th;
     3. an approach tone followed by a chord tone a step away is placed so that the step
        lands on a chord tone (it resolves);
-    4. a pitch from which the next value (when known) fits its own type and bracket;
+    4. a pitch from which the next values (when known, up to :data:`LOOKAHEAD`) fit
+       their own type and bracket in the register, and land a 3rd or 7th on the next
+       chord change;
     5. among what is left, at random, pitches nearer the register's centre more often.
 
     Args:
@@ -334,13 +338,19 @@ class Realiser:
     def _span_at(self, tick: int) -> int:
         return bisect.bisect_right([start for start, _ in self._spans], tick) - 1
 
-    def add(self, value: str | Value, upcoming: str | Value | None = None) -> Note | None:
+    def add(
+        self,
+        value: str | Value,
+        upcoming: str | Value | Sequence[str | Value] | None = None,
+    ) -> Note | None:
         """Place one value where the network's clock puts it.
 
         Args:
             value: the value to play.
-            upcoming: the value that will follow, when known: the pitch is then chosen
-                so that the next value fits (an approach tone resolves into it).
+            upcoming: the value (or the next few values, in order) that will follow,
+                when known: the pitch is then chosen so that they fit (an approach tone
+                resolves into the chord tone after it; a chord tone on the next chord
+                change can be its 3rd or 7th). Up to :data:`LOOKAHEAD` are used.
 
         Returns:
             The note played (None for a rest).
@@ -349,13 +359,12 @@ class Realiser:
             GrammarError: a value is malformed, or every measure is already full.
         """
         parsed = value if isinstance(value, Value) else Value.parse(value)
-        following = (
-            None
-            if upcoming is None
-            else upcoming
-            if isinstance(upcoming, Value)
-            else Value.parse(upcoming)
-        )
+        if upcoming is None:
+            upcoming = []
+        elif isinstance(upcoming, str | Value):
+            upcoming = [upcoming]
+        future = [u if isinstance(u, Value) else Value.parse(u) for u in upcoming[:LOOKAHEAD]]
+        following = future[0] if future else None
         if self.done:
             raise GrammarError("Every measure is already filled; no room for another value.")
         onset = self._next_onset
@@ -365,13 +374,7 @@ class Realiser:
             self._ends.append(min(onset, self._timeline.bar_end(self._placed[-1][0])))
         self._timeline.place(onset, parsed.type != "R")
         self._clock += parsed.ticks
-        if self._clock > self._timeline.bar_end(onset) and (
-            following is None or following.type in "CR"
-        ):
-            # A value that crosses the bar line is where the network ends its bar: the
-            # next bar starts on its downbeat, unless what comes next is no chord tone
-            # (then it keeps the network's clock, after a silence, off the downbeat).
-            self._clock = self._timeline.bar_end(onset)
+        self._clock = self._after(onset, self._clock, following)
         if parsed.type == "R":
             return None
         bar = self._timeline.bar_of(onset)
@@ -380,12 +383,7 @@ class Realiser:
         span = self._span_at(onset)
         chord = self._spans[span][1]
         on_change = span != self._last_span and self._changes_chord(span)
-        upcoming_at: tuple[Chord, bool] | None = None
-        if following is not None and following.type != "R" and not self.done:
-            next_span = self._span_at(self._next_onset)
-            next_change = next_span != span and self._changes_chord(next_span)
-            upcoming_at = (self._spans[next_span][1], next_change)
-        pitch = self._choose_pitch(parsed, chord, on_change, following, upcoming_at)
+        pitch = self._choose_pitch(parsed, chord, on_change, self._plan(span, future))
         note = Note(
             offset=from_ticks(onset - bar_start), duration=from_ticks(end - onset), pitch=pitch
         )
@@ -394,13 +392,63 @@ class Realiser:
         self._last_span = span
         return note
 
+    def _after(self, onset: int, clock: int, following: Value | None) -> int:
+        """The clock after a value that started at ``onset`` and ends at ``clock``."""
+        if clock > self._timeline.bar_end(onset) and (following is None or following.type in "CR"):
+            # A value that crosses the bar line is where the network ends its bar: the
+            # next bar starts on its downbeat, unless what comes next is no chord tone
+            # (then it keeps the network's clock, after a silence, off the downbeat).
+            return self._timeline.bar_end(onset)
+        return clock
+
+    def _plan(self, span: int, future: list[Value]) -> list[tuple[Value, Chord, bool]]:
+        """The notes the upcoming values will be: (value, chord under it, on a chord change)."""
+        plan = []
+        clock, last_span = self._clock, span
+        for k, upcoming in enumerate(future):
+            onset = self._timeline.snap(clock) if upcoming.type != "R" else clock
+            if onset >= self._timeline.total:
+                break
+            following = future[k + 1] if k + 1 < len(future) else None
+            clock = self._after(onset, clock + upcoming.ticks, following)
+            if upcoming.type == "R":
+                continue
+            at = self._span_at(onset)
+            change = at != last_span and self._changes_chord(at)
+            plan.append((upcoming, self._spans[at][1], change))
+            last_span = at
+        return plan
+
+    def _plan_score(self, pitch: int, plan: list[tuple[Value, Chord, bool]]) -> float:
+        """How well the planned notes can follow ``pitch``: one point for each that fits
+        its leap inside the register, one more for a 3rd or 7th on a chord change, the
+        nearer the more (a tenth off per value ahead)."""
+        if not plan:
+            return 0.0
+        value, chord, change = plan[0]
+        bracket = value.bracket if value.bracket is not None else (-4, 4)
+        low, high = self.register.low, self.register.high
+        guide = _guide_tones(chord) if change and value.type == "C" else set()
+        best = None
+        for leap in range(bracket[0], bracket[1] + 1):
+            target = pitch + leap
+            if low <= target <= high and note_type(target, chord) == value.type:
+                reward = 1.0 + (target % 12 in guide)
+                score = reward + 0.9 * self._plan_score(target, plan[1:])
+                best = score if best is None else max(best, score)
+        if best is None:  # it will not fit: it goes to the nearest pitch of its type
+            typed = [p for p in range(low, high + 1) if note_type(p, chord) == value.type]
+            if not typed:
+                return 0.0
+            return 0.9 * self._plan_score(_nearest(typed, pitch, bracket), plan[1:])
+        return best
+
     def _choose_pitch(
         self,
         value: Value,
         chord: Chord,
         on_change: bool,
-        following: Value | None,
-        upcoming_at: tuple[Chord, bool] | None,
+        plan: list[tuple[Value, Chord, bool]],
     ) -> int:
         low, high = self.pitch_range
         typed: list[int] = []
@@ -427,22 +475,16 @@ class Realiser:
                 # No pitch of this type at that leap, either way, inside the register:
                 # the nearest one that is (or, outside it, the nearest at all).
                 return _nearest(inside or typed, previous, bracket)
-        preferences = []
         if on_change and value.type == "C":
-            preferences.append(lambda p: p % 12 in _guide_tones(chord))
-        if following is not None and upcoming_at is not None:
-            next_chord, next_change = upcoming_at
-            limits = (max(register.low, low), min(register.high, high))
+            pool = [p for p in pool if p % 12 in _guide_tones(chord)] or pool
+        if plan:
+            following, next_chord, _ = plan[0]
             if value.type == "A" and following.type == "C" and following.bracket is not None:
                 step = (max(following.bracket[0], -2), min(following.bracket[1], 2))
-                resolves = Value("C", following.ticks, step)
-                preferences.append(_fits(resolves, next_chord, limits))
-            if next_change and following.type == "C":
-                guide = _guide_tones(next_chord)
-                preferences.append(_fits(following, next_chord, limits, guide))
-            preferences.append(_fits(following, next_chord, limits))
-        for preference in preferences:
-            pool = [p for p in pool if preference(p)] or pool
+                resolves = _fits(Value("C", following.ticks, step), next_chord, register)
+                pool = [p for p in pool if resolves(p)] or pool
+            scores = [self._plan_score(p, plan) for p in pool]
+            pool = [p for p, score in zip(pool, scores, strict=True) if score == max(scores)]
         spread = max(3.0, (register.high - register.low) / 4)
         weights = np.exp(-0.5 * ((np.array(pool) - register.centre) / spread) ** 2)
         return int(pool[self.rng.choice(len(pool), p=weights / weights.sum())])
@@ -485,18 +527,11 @@ def _guide_tones(chord: Chord) -> set[int]:
     return {pc for pc in (chord.third, chord.seventh) if pc is not None}
 
 
-def _fits(
-    value: Value, chord: Chord, limits: tuple[int, int], classes: set[int] | None = None
-) -> Callable[[int], bool]:
-    """A test of pitches: can ``value`` follow this pitch, in its bracket, within ``limits``?
-
-    ``classes``, when given, narrows the pitches ``value`` may land on to those pitch classes.
-    """
+def _fits(value: Value, chord: Chord, register: Register) -> Callable[[int], bool]:
+    """A test of pitches: can ``value`` follow this pitch, in its bracket, in the register?"""
     bracket = value.bracket if value.bracket is not None else (-4, 4)
     targets = {
-        p
-        for p in range(limits[0], limits[1] + 1)
-        if note_type(p, chord) == value.type and (classes is None or p % 12 in classes)
+        p for p in range(register.low, register.high + 1) if note_type(p, chord) == value.type
     }
 
     def test(pitch: int) -> bool:
@@ -526,12 +561,11 @@ def values_to_piece(
         length, chord-tone values sound chord tones of the chord under them.
     """
     realiser = Realiser(progression, seed=seed, register=register)
-    pending = iter(values)
-    current = next(pending, None)
-    while current is not None and not realiser.done:
-        following = next(pending, None)
-        realiser.add(current, upcoming=following)
-        current = following
+    pending = list(values)
+    for k, value in enumerate(pending):
+        if realiser.done:
+            break
+        realiser.add(value, upcoming=pending[k + 1 : k + 1 + LOOKAHEAD])
     return realiser.piece(tempo=tempo)
 
 
