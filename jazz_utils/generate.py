@@ -167,8 +167,9 @@ def generate_music(
 
     Returns:
         The solo as a :class:`~jazz_utils.piece.Piece`. Its ``metadata`` holds
-        ``"values"`` and ``"indices"`` (what the network chose, step by step) and
-        ``"played"`` (the same values with the last of each bar shortened to the bar line).
+        ``"values"`` and ``"indices"`` (what the network chose, step by step: one per
+        note or rest, in order) and ``"played"`` (``piece_to_values`` of the notes played:
+        cut at bar lines, moved onto the beat grid, leaps as taken, rests merged).
 
     Raises:
         GenerationError: a negative diversity, a ``max_repeats`` that is not a whole
