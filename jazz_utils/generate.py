@@ -203,7 +203,9 @@ def generate_music(
         )
     rng = np.random.default_rng(seed)
     fitted = register_for(instrument, CORPUS_REGISTER if register is None else register)
-    realiser = Realiser(progression, seed=int(rng.integers(2**31)), register=fitted)
+    realiser = Realiser(
+        progression, seed=int(rng.integers(2**31)), register=fitted, rephase_rests=True
+    )
     n_a = int(lstm.units)
     state = (np.zeros((1, n_a), dtype=np.float32), np.zeros((1, n_a), dtype=np.float32))
     indices: list[int] = []

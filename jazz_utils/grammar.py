@@ -226,8 +226,12 @@ class Realiser:
     """Turns values into notes over a progression, one value at a time.
 
     Timing (see :mod:`jazz_utils.timing`): each value starts where the durations of the
-    values before it add up to, moved to the nearest onset the beat grid allows; a note
-    that would cross the bar line ends on it and the rest of its length is silence.
+    values before it add up to, moved to the nearest onset the beat grid allows. A note
+    that crosses the bar line ends on it; the next bar starts on its downbeat when a
+    chord tone or a rest follows, else the rest of the note's length is silence. With
+    ``rephase_rests`` a rest may last an eighth more or less when that puts the next
+    values' chord tones on strong beats (a network's sense of the beat drifts; types are
+    never changed); without it every value keeps its length up to the bar line.
     ``done`` turns true when the next value would start after the last bar.
 
     Pitch: a pitch of the value's type over the chord at its onset, inside the value's
@@ -251,6 +255,8 @@ class Realiser:
         pitch_range: lowest and highest MIDI pitch allowed (the hard limit).
         register: ``(low, centre, high)`` the line keeps to, e.g. from
             :func:`jazz_utils.register.register_of`; the bundled corpus's by default.
+        rephase_rests: let rests move the phrase after them by an eighth onto the beat
+            (``generate_music`` does; a sequence read from a piece needs no such help).
     """
 
     def __init__(
@@ -260,6 +266,7 @@ class Realiser:
         previous_pitch: int | None = None,
         pitch_range: tuple[int, int] = PLAYABLE_RANGE,
         register: Register | tuple[int, int, int] = CORPUS_REGISTER,
+        rephase_rests: bool = False,
     ):
         if len(progression) == 0:
             raise GrammarError("Cannot realise values over an empty progression.")
@@ -267,6 +274,7 @@ class Realiser:
         self.rng = np.random.default_rng(seed)
         self.previous_pitch = previous_pitch
         self.pitch_range = pitch_range
+        self.rephase_rests = rephase_rests
         low, centre, high = as_register(register)
         low, high = max(low, pitch_range[0]), min(high, pitch_range[1])
         self.register = Register(low, min(max(centre, low), high), max(low, high))
@@ -376,6 +384,8 @@ class Realiser:
         self._clock += parsed.ticks
         self._clock = self._after(onset, self._clock, following)
         if parsed.type == "R":
+            if self.rephase_rests:
+                self._clock += self._rephase(parsed, future)
             return None
         bar = self._timeline.bar_of(onset)
         bar_start = self._timeline.bar_starts[bar]
@@ -400,6 +410,39 @@ class Realiser:
             # (then it keeps the network's clock, after a silence, off the downbeat).
             return self._timeline.bar_end(onset)
         return clock
+
+    def _strong(self, tick: int) -> bool:
+        """True when ``tick`` (absolute) is a strong beat (see :mod:`jazz_utils.rhythm`)."""
+        bar = self._timeline.bar_of(tick)
+        position = tick - self._timeline.bar_starts[bar]
+        length = self._timeline.bar_starts[bar + 1] - self._timeline.bar_starts[bar]
+        beats = length // self._timeline.beat
+        return position == 0 or (beats % 2 == 0 and beats >= 4 and position == length // 2)
+
+    def _rephase(self, rest: Value, future: list[Value]) -> int:
+        """Ticks to lengthen (or shorten) a rest by so the phrase after it sits on the beat.
+
+        A rest is where a player re-enters: it may last an eighth more or less (never
+        less than an eighth) when that puts more of the upcoming chord-tone values, and
+        fewer of the others, on strong beats. Ties keep the rest as chosen.
+        """
+        best, shift_best = None, 0
+        eighth = self._timeline.beat // 2
+        for shift in (0, -eighth, eighth):
+            if rest.ticks + shift < eighth:
+                continue
+            clock, score = self._clock + shift, 0
+            for k, upcoming in enumerate(future):
+                onset = self._timeline.snap(clock) if upcoming.type != "R" else clock
+                if onset >= self._timeline.total:
+                    break
+                if upcoming.type != "R" and self._strong(onset):
+                    score += 1 if upcoming.type == "C" else -1
+                following = future[k + 1] if k + 1 < len(future) else None
+                clock = self._after(onset, clock + upcoming.ticks, following)
+            if best is None or score > best:
+                best, shift_best = score, shift
+        return shift_best
 
     def _plan(self, span: int, future: list[Value]) -> list[tuple[Value, Chord, bool]]:
         """The notes the upcoming values will be: (value, chord under it, on a chord change)."""

@@ -281,3 +281,18 @@ def test_bad_registers(bad: object) -> None:
         values_to_piece(["C,1.000"], BLUES[:1], register=bad)  # type: ignore[arg-type]
     with pytest.raises(GrammarError, match="no notes"):
         register_of([values_to_piece(["R,4.000"], BLUES[:1])])
+
+
+def test_a_rest_may_move_the_phrase_after_it_by_an_eighth_onto_the_beat() -> None:
+    phrase = ["S,0.500,<m2,M2>", "C,0.500,<m2,M2>", "S,0.500,<m2,M2>", "C,0.500,<m2,M2>"]
+
+    def onsets(values: list[str], rephase: bool) -> list[int]:
+        realiser = Realiser(parse_progression("| C7 | C7 |"), rephase_rests=rephase)
+        for k, value in enumerate(values):
+            realiser.add(value, upcoming=values[k + 1 :])
+        return [to_ticks(n.offset) for n in realiser.piece().measures[0].notes]
+
+    # the rest loses an eighth, so that a chord tone, not a scale tone, falls on beat 3
+    assert onsets(["C,1.000", "R,1.000", *phrase], rephase=True) == [0, 18, 24, 30, 36]
+    assert onsets(["C,1.000", "R,1.000", *phrase], rephase=False) == [0, 24, 30, 36, 42]
+    assert onsets(["C,1.000", "R,1.000", *phrase[1:]], rephase=True) == [0, 24, 30, 36]
