@@ -238,8 +238,9 @@ class Realiser:
     leap bracket, chosen in this order of preference:
 
     1. inside the register (``register``), else the same leap turned round inside it,
-       else the pitch of that type inside it nearest the leap (outside the register,
-       within ``pitch_range``, the hard limit, only when it holds no pitch of the type);
+       else the pitches of that type inside it nearest the leap (outside the register,
+       within ``pitch_range``, the hard limit, only when it holds no pitch of the type),
+       of which the one nearest the leap that best meets 2-4 is played;
     2. on a chord change, a chord-tone value takes the new chord's 3rd or 7th;
     3. an approach tone followed by a chord tone a step away is placed so that the step
        lands on a chord tone (it resolves);
@@ -505,6 +506,7 @@ class Realiser:
         register = self.register
         inside = [p for p in typed if register.low <= p <= register.high]
         previous = self.previous_pitch
+        missed: float | None = None  # where the leap aimed, when no pitch of the type fits it
         if previous is None:
             pool = [p for p in inside if abs(p - register.centre) <= START_SPREAD] or inside
             pool = pool or typed
@@ -516,8 +518,9 @@ class Realiser:
             ]
             if not pool:
                 # No pitch of this type at that leap, either way, inside the register:
-                # the nearest one that is (or, outside it, the nearest at all).
-                return _nearest(inside or typed, previous, bracket)
+                # the nearest ones that are (or, outside it, the nearest at all).
+                pool = _nearest_ones(inside or typed, previous, bracket)
+                missed = previous + (bracket[0] + bracket[1]) / 2
         if on_change and value.type == "C":
             pool = [p for p in pool if p % 12 in _guide_tones(chord)] or pool
         if plan:
@@ -528,6 +531,8 @@ class Realiser:
                 pool = [p for p in pool if resolves(p)] or pool
             scores = [self._plan_score(p, plan) for p in pool]
             pool = [p for p, score in zip(pool, scores, strict=True) if score == max(scores)]
+        if missed is not None:
+            return int(min(pool, key=lambda p: (abs(p - missed), p)))
         spread = max(3.0, (register.high - register.low) / 4)
         weights = np.exp(-0.5 * ((np.array(pool) - register.centre) / spread) ** 2)
         return int(pool[self.rng.choice(len(pool), p=weights / weights.sum())])
@@ -555,14 +560,29 @@ class Realiser:
         )
 
 
-def _nearest(typed: list[int], previous: int, bracket: tuple[int, int]) -> int:
-    """No pitch of the type inside the bracket: the nearest one moving the same way."""
+def _nearest_ones(typed: list[int], previous: int, bracket: tuple[int, int]) -> list[int]:
+    """No pitch of the type inside the bracket: those nearest it, moving the same way.
+
+    Pitches within two semitones of the nearest distance to the bracket all qualify.
+    """
     if bracket[0] > 0:
         typed = [p for p in typed if p > previous] or typed
     elif bracket[1] < 0:
         typed = [p for p in typed if p < previous] or typed
+
+    def distance(p: int) -> int:
+        leap = p - previous
+        return max(bracket[0] - leap, leap - bracket[1], 0)
+
+    closest = min(distance(p) for p in typed)
+    return [p for p in typed if distance(p) <= closest + 2]
+
+
+def _nearest(typed: list[int], previous: int, bracket: tuple[int, int]) -> int:
+    """The nearest pitch to the middle of the bracket among :func:`_nearest_ones`."""
     target = previous + (bracket[0] + bracket[1]) / 2
-    return int(min(typed, key=lambda p: (abs(p - target), p)))
+    ones = _nearest_ones(typed, previous, bracket)
+    return int(min(ones, key=lambda p: (abs(p - target), p)))
 
 
 def _guide_tones(chord: Chord) -> set[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,15 +238,26 @@ def test_the_first_note_starts_near_the_registers_centre() -> None:
 
 def test_chord_tones_on_a_chord_change_take_its_3rd_or_7th_when_the_leap_allows() -> None:
     progression = parse_progression("| Dm7 G7 | Cmaj7 | Dm7 G7 | Cmaj7 | Dm7 G7 | Cmaj7 |")
-    values = ["C,1.000"] + ["C,1.000,<m3,M3>", "C,1.000,<M-3,m-3>"] * 12
-    for seed in range(5):
+    brackets = ["<m2,M2>", "<M-2,m-2>", "<m3,M3>", "<M-3,m-3>", "<P4,P5>", "<P-5,P-4>"]
+    offered = taken = 0
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        values = ["C,1.000"] + [f"C,1.000,{brackets[i]}" for i in rng.integers(6, size=24)]
         piece = values_to_piece(values, progression, seed=seed)
-        changes = [(m, n) for m in piece.measures for n in m.notes if to_ticks(n.offset) in (0, 24)]
-        guide = [
-            n.pitch % 12 in {m.chord_at(n.offset).third, m.chord_at(n.offset).seventh}
-            for m, n in changes[1:]
-        ]
-        assert sum(guide) / len(guide) >= 0.8
+        notes = [(m.chord_at(n.offset), n) for m in piece.measures for n in m.notes]
+        for k in range(1, len(notes)):
+            chord, note = notes[k]
+            if to_ticks(note.offset) not in (0, 24):  # chords change on beats 1 and 3
+                continue
+            low, high = Value.parse(values[k]).bracket  # type: ignore[misc]
+            guide = {chord.third, chord.seventh}
+            previous = notes[k - 1][1].pitch
+            reachable = [previous + leap for leap in range(low, high + 1)]
+            low_r, _, high_r = CORPUS_REGISTER
+            if any(p % 12 in guide and low_r <= p <= high_r for p in reachable):
+                offered += 1
+                taken += note.pitch % 12 in guide
+    assert offered > 40 and taken == offered
 
 
 def test_approach_tones_resolve_by_step_into_the_next_chord_tone() -> None:
