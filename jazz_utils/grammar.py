@@ -229,9 +229,9 @@ class Realiser:
     values before it add up to, moved to the nearest onset the beat grid allows. A note
     that crosses the bar line ends on it; the next bar starts on its downbeat when a
     chord tone or a rest follows, else the rest of the note's length is silence. With
-    ``rephase_rests`` a rest may last an eighth more or less when that puts the next
-    values' chord tones on strong beats (a network's sense of the beat drifts; types are
-    never changed); without it every value keeps its length up to the bar line.
+    ``rephase_rests`` a rest may last an eighth or a quarter more or less when that puts
+    the next values' chord tones on strong beats (a network's sense of the beat drifts;
+    types are never changed); without it every value keeps its length up to the bar line.
     ``done`` turns true when the next value would start after the last bar.
 
     Pitch: a pitch of the value's type over the chord at its onset, inside the value's
@@ -256,7 +256,7 @@ class Realiser:
         pitch_range: lowest and highest MIDI pitch allowed (the hard limit).
         register: ``(low, centre, high)`` the line keeps to, e.g. from
             :func:`jazz_utils.register.register_of`; the bundled corpus's by default.
-        rephase_rests: let rests move the phrase after them by an eighth onto the beat
+        rephase_rests: let rests move the phrase after them by up to a beat onto the beat
             (``generate_music`` does; a sequence read from a piece needs no such help).
     """
 
@@ -423,13 +423,14 @@ class Realiser:
     def _rephase(self, rest: Value, future: list[Value]) -> int:
         """Ticks to lengthen (or shorten) a rest by so the phrase after it sits on the beat.
 
-        A rest is where a player re-enters: it may last an eighth more or less (never
-        less than an eighth) when that puts more of the upcoming chord-tone values, and
-        fewer of the others, on strong beats. Ties keep the rest as chosen.
+        A rest is where a player re-enters: it may last an eighth or a quarter more or
+        less (never less than an eighth) when that puts more of the upcoming chord-tone
+        values, and fewer of the others, on strong beats. Ties keep the smaller change.
+        A quarter is offered too because the network's beat can drift by a whole beat.
         """
         best, shift_best = None, 0
         eighth = self._timeline.beat // 2
-        for shift in (0, -eighth, eighth):
+        for shift in (0, -eighth, eighth, -2 * eighth, 2 * eighth):
             if rest.ticks + shift < eighth:
                 continue
             clock, score = self._clock + shift, 0
