@@ -22,6 +22,7 @@ _EXPORTS = {
     "parse_progression": "jazz_utils.chords",
     "piece_to_values": "jazz_utils.grammar",
     "values_to_piece": "jazz_utils.grammar",
+    "register_of": "jazz_utils.register",
     "write_midi": "jazz_utils.midi_io",
     "write_band_midi": "jazz_utils.band",
     "generate_music": "jazz_utils.generate",

@@ -22,13 +22,19 @@ Because values name a note's *role* over its chord, not its pitch, a sequence
 learned over one progression can be played over any other: :class:`Realiser`
 picks, for each value, a pitch of the right type inside the right bracket over
 the chord sounding there.
+
+Why it is one long module: the realiser is the grammar read backwards. It is the
+one place that must keep ``piece_to_values(values_to_piece(v))`` equal to ``v`` in
+type and duration, and the learner's ``values_to_piece`` lives here; its timing and
+its register live in :mod:`jazz_utils.timing` and :mod:`jazz_utils.register`.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,6 +49,8 @@ from jazz_utils.piece import (
     from_ticks,
     to_ticks,
 )
+from jazz_utils.register import CORPUS_REGISTER, Register, as_register
+from jazz_utils.timing import Timeline
 
 #: What each value type means.
 NOTE_TYPES = {
@@ -56,8 +64,10 @@ NOTE_TYPES = {
 PLAYABLE_RANGE = (48, 84)
 #: The types tried, in order, when a chord has no pitch of the requested type.
 _FALLBACK_TYPES = {"C": ("C",), "S": ("S", "C"), "A": ("A", "C"), "X": ("X", "A", "C")}
-#: Where a solo starts when there is no previous note (around G4).
-START_RANGE = (60, 74)
+#: How far from the register's centre a solo's first note may be, in semitones.
+START_SPREAD = 5
+#: How many upcoming values the realiser looks at when it chooses a pitch.
+LOOKAHEAD = 4
 #: Leap sizes in semitones, as (smallest, largest) per bucket; unison is its own bucket.
 LEAP_BUCKETS = ((0, 0), (1, 2), (3, 4), (5, 7), (8, 12), (13, 24))
 
@@ -215,15 +225,39 @@ def piece_to_values(piece: Piece) -> list[str]:
 class Realiser:
     """Turns values into notes over a progression, one value at a time.
 
-    Each value is placed where the previous one ended; a value that would cross
-    the bar line is shortened to end on it, and the next value starts the next
-    bar. ``done`` turns true when every measure is filled.
+    Timing (see :mod:`jazz_utils.timing`): each value starts where the durations of the
+    values before it add up to, moved to the nearest onset the beat grid allows. A note
+    that crosses the bar line ends on it; the next bar starts on its downbeat when a
+    chord tone or a rest follows, else the rest of the note's length is silence. With
+    ``rephase_rests`` a rest may last an eighth or a quarter more or less when that puts
+    the next values' chord tones on strong beats (a network's sense of the beat drifts;
+    types are never changed); without it every value keeps its length up to the bar line.
+    ``done`` turns true when the next value would start after the last bar.
+
+    Pitch: a pitch of the value's type over the chord at its onset, inside the value's
+    leap bracket, chosen in this order of preference:
+
+    1. inside the register (``register``), else the same leap turned round inside it,
+       else the pitches of that type inside it nearest the leap (outside the register,
+       within ``pitch_range``, the hard limit, only when it holds no pitch of the type),
+       of which the one nearest the leap that best meets 2-4 is played;
+    2. on a chord change, a chord-tone value takes the new chord's 3rd or 7th;
+    3. an approach tone followed by a chord tone a step away is placed so that the step
+       lands on a chord tone (it resolves);
+    4. a pitch from which the next values (when known, up to :data:`LOOKAHEAD`) fit
+       their own type and bracket in the register, and land a 3rd or 7th on the next
+       chord change;
+    5. among what is left, at random, pitches nearer the register's centre more often.
 
     Args:
         progression: the chords to play over.
         seed: seeds the choice among equally valid pitches (same seed, same notes).
         previous_pitch: the pitch played just before the first value, if any.
-        pitch_range: lowest and highest MIDI pitch allowed.
+        pitch_range: lowest and highest MIDI pitch allowed (the hard limit).
+        register: ``(low, centre, high)`` the line keeps to, e.g. from
+            :func:`jazz_utils.register.register_of`; the bundled corpus's by default.
+        rephase_rests: let rests move the phrase after them by up to a beat onto the beat
+            (``generate_music`` does; a sequence read from a piece needs no such help).
     """
 
     def __init__(
@@ -232,6 +266,8 @@ class Realiser:
         seed: int | None = 0,
         previous_pitch: int | None = None,
         pitch_range: tuple[int, int] = PLAYABLE_RANGE,
+        register: Register | tuple[int, int, int] = CORPUS_REGISTER,
+        rephase_rests: bool = False,
     ):
         if len(progression) == 0:
             raise GrammarError("Cannot realise values over an empty progression.")
@@ -239,92 +275,282 @@ class Realiser:
         self.rng = np.random.default_rng(seed)
         self.previous_pitch = previous_pitch
         self.pitch_range = pitch_range
-        self.measure_index = 0
-        self.tick = 0
-        self._notes: list[list[Note]] = [[] for _ in progression]
-        self.values_used: list[str] = []
+        self.rephase_rests = rephase_rests
+        low, centre, high = as_register(register)
+        low, high = max(low, pitch_range[0]), min(high, pitch_range[1])
+        self.register = Register(low, min(max(centre, low), high), max(low, high))
+        beat = to_ticks(4 / progression.time_signature[1])
+        self._timeline = Timeline([to_ticks(m.length) for m in progression], beat)
+        starts = self._timeline.bar_starts
+        self._spans = [
+            (starts[i] + to_ticks(s.offset), s.chord)
+            for i, m in enumerate(progression)
+            for s in m.chords
+        ]
+        self._clock = 0
+        self._last_span: int | None = None
+        #: Notes placed, as (onset, pitch) in absolute ticks; each ends where the next
+        #: event starts or at its bar line, whichever comes first.
+        self._placed: list[tuple[int, int]] = []
+        self._ends: list[int] = []
+
+    @property
+    def _next_onset(self) -> int:
+        """Where the next value starts if it is a note (absolute ticks)."""
+        return self._timeline.snap(self._clock)
 
     @property
     def done(self) -> bool:
-        """True once the last measure is filled."""
-        return self.measure_index >= len(self.progression)
+        """True once the next value would start after the last bar."""
+        return self._next_onset >= self._timeline.total
+
+    @property
+    def measure_index(self) -> int:
+        """Index of the measure where the next value starts."""
+        if self.done:
+            return len(self.progression)
+        return self._timeline.bar_of(self._next_onset)
+
+    @property
+    def tick(self) -> int:
+        """Grid ticks from the bar line of :attr:`measure_index` to the next value's start."""
+        if self.done:
+            return 0
+        return self._next_onset - self._timeline.bar_starts[self.measure_index]
 
     @property
     def ticks_left_in_measure(self) -> int:
-        """Grid ticks from the current position to the next bar line."""
+        """Grid ticks from the next value's start to the next bar line."""
         if self.done:
             return 0
-        return to_ticks(self.progression[self.measure_index].length) - self.tick
+        return self._timeline.bar_end(self._next_onset) - self._next_onset
 
-    def add(self, value: str | Value) -> Note | None:
-        """Place one value at the current position.
+    @property
+    def values_used(self) -> list[str]:
+        """The values as played, up to where the next value starts.
 
-        ``values_used`` records each value as played: shortened at the bar line, with
-        the type and leap of the pitch chosen (an ``X`` the chord cannot give is
-        played as the nearest kind of tone, see ``_FALLBACK_TYPES``; a bracket no
-        pitch fits becomes the leap taken), so it always equals ``piece_to_values``
-        of the notes placed.
+        Shortened at bar lines and moved onto the beat grid, with the type and leap of
+        each pitch chosen (an ``X`` the chord cannot give is played as the nearest kind
+        of tone, see ``_FALLBACK_TYPES``; a bracket no pitch fits becomes the leap taken):
+        ``piece_to_values`` of the notes placed, cut where the next value starts.
+        """
+        measures = list(self.piece().measures[: self.measure_index])
+        if not self.done and self.tick:
+            current = self.piece().measures[self.measure_index]
+            measures.append(replace(current, length=from_ticks(self.tick)))
+        return piece_to_values(Piece(tuple(measures))) if measures else []
+
+    def _changes_chord(self, span: int) -> bool:
+        """True when chord span ``span`` brings a new chord (the first one does)."""
+        return span == 0 or self._spans[span - 1][1].symbol != self._spans[span][1].symbol
+
+    def _span_at(self, tick: int) -> int:
+        return bisect.bisect_right([start for start, _ in self._spans], tick) - 1
+
+    def add(
+        self,
+        value: str | Value,
+        upcoming: str | Value | Sequence[str | Value] | None = None,
+    ) -> Note | None:
+        """Place one value where the network's clock puts it.
+
+        Args:
+            value: the value to play.
+            upcoming: the value (or the next few values, in order) that will follow,
+                when known: the pitch is then chosen so that they fit (an approach tone
+                resolves into the chord tone after it; a chord tone on the next chord
+                change can be its 3rd or 7th). Up to :data:`LOOKAHEAD` are used.
 
         Returns:
             The note played (None for a rest).
 
         Raises:
-            GrammarError: the value is malformed, or every measure is already full.
+            GrammarError: a value is malformed, or every measure is already full.
         """
         parsed = value if isinstance(value, Value) else Value.parse(value)
+        if upcoming is None:
+            upcoming = []
+        elif isinstance(upcoming, str | Value):
+            upcoming = [upcoming]
+        future = [u if isinstance(u, Value) else Value.parse(u) for u in upcoming[:LOOKAHEAD]]
+        following = future[0] if future else None
         if self.done:
             raise GrammarError("Every measure is already filled; no room for another value.")
-        measure = self.progression[self.measure_index]
-        ticks = min(parsed.ticks, self.ticks_left_in_measure)
-        note = None
-        played = Value("R", ticks)
-        if parsed.type != "R":
-            offset = from_ticks(self.tick)
-            chord = measure.chord_at(offset)
-            pitch = self._choose_pitch(parsed, chord)
-            note = Note(offset=offset, duration=from_ticks(ticks), pitch=pitch)
-            self._notes[self.measure_index].append(note)
-            previous, self.previous_pitch = self.previous_pitch, pitch
-            bracket = None if previous is None else leap_bracket(pitch - previous)
-            played = Value(note_type(pitch, chord), ticks, bracket)
-        self.values_used.append(str(played))
-        self.tick += ticks
-        if self.tick >= to_ticks(measure.length):
-            self.measure_index += 1
-            self.tick = 0
+        onset = self._next_onset
+        if parsed.type == "R" and (not self._placed or self._clock > self._placed[-1][0]):
+            onset = self._clock  # a rest keeps the clock: only note onsets need the grid
+        if self._placed and len(self._ends) < len(self._placed):
+            self._ends.append(min(onset, self._timeline.bar_end(self._placed[-1][0])))
+        self._timeline.place(onset, parsed.type != "R")
+        self._clock += parsed.ticks
+        self._clock = self._after(onset, self._clock, following)
+        if parsed.type == "R":
+            if self.rephase_rests:
+                self._clock += self._rephase(parsed, future)
+            return None
+        bar = self._timeline.bar_of(onset)
+        bar_start = self._timeline.bar_starts[bar]
+        end = min(self._next_onset, self._timeline.bar_starts[bar + 1])
+        span = self._span_at(onset)
+        chord = self._spans[span][1]
+        on_change = span != self._last_span and self._changes_chord(span)
+        pitch = self._choose_pitch(parsed, chord, on_change, self._plan(span, future))
+        note = Note(
+            offset=from_ticks(onset - bar_start), duration=from_ticks(end - onset), pitch=pitch
+        )
+        self._placed.append((onset, pitch))
+        self.previous_pitch = pitch
+        self._last_span = span
         return note
 
-    def _choose_pitch(self, value: Value, chord: Chord) -> int:
+    def _after(self, onset: int, clock: int, following: Value | None) -> int:
+        """The clock after a value that started at ``onset`` and ends at ``clock``."""
+        if clock > self._timeline.bar_end(onset) and (following is None or following.type in "CR"):
+            # A value that crosses the bar line is where the network ends its bar: the
+            # next bar starts on its downbeat, unless what comes next is no chord tone
+            # (then it keeps the network's clock, after a silence, off the downbeat).
+            return self._timeline.bar_end(onset)
+        return clock
+
+    def _strong(self, tick: int) -> bool:
+        """True when ``tick`` (absolute) is a strong beat (see :mod:`jazz_utils.rhythm`)."""
+        bar = self._timeline.bar_of(tick)
+        position = tick - self._timeline.bar_starts[bar]
+        length = self._timeline.bar_starts[bar + 1] - self._timeline.bar_starts[bar]
+        beats = length // self._timeline.beat
+        return position == 0 or (beats % 2 == 0 and beats >= 4 and position == length // 2)
+
+    def _rephase(self, rest: Value, future: list[Value]) -> int:
+        """Ticks to lengthen (or shorten) a rest by so the phrase after it sits on the beat.
+
+        A rest is where a player re-enters: it may last an eighth or a quarter more or
+        less (never less than an eighth) when that puts more of the upcoming chord-tone
+        values, and fewer of the others, on strong beats. Ties keep the smaller change.
+        A quarter is offered too because the network's beat can drift by a whole beat.
+        """
+        best, shift_best = None, 0
+        eighth = self._timeline.beat // 2
+        for shift in (0, -eighth, eighth, -2 * eighth, 2 * eighth):
+            if rest.ticks + shift < eighth:
+                continue
+            clock, score = self._clock + shift, 0
+            for k, upcoming in enumerate(future):
+                onset = self._timeline.snap(clock) if upcoming.type != "R" else clock
+                if onset >= self._timeline.total:
+                    break
+                if upcoming.type != "R" and self._strong(onset):
+                    score += 1 if upcoming.type == "C" else -1
+                following = future[k + 1] if k + 1 < len(future) else None
+                clock = self._after(onset, clock + upcoming.ticks, following)
+            if best is None or score > best:
+                best, shift_best = score, shift
+        return shift_best
+
+    def _plan(self, span: int, future: list[Value]) -> list[tuple[Value, Chord, bool]]:
+        """The notes the upcoming values will be: (value, chord under it, on a chord change)."""
+        plan = []
+        clock, last_span = self._clock, span
+        for k, upcoming in enumerate(future):
+            onset = self._timeline.snap(clock) if upcoming.type != "R" else clock
+            if onset >= self._timeline.total:
+                break
+            following = future[k + 1] if k + 1 < len(future) else None
+            clock = self._after(onset, clock + upcoming.ticks, following)
+            if upcoming.type == "R":
+                continue
+            at = self._span_at(onset)
+            change = at != last_span and self._changes_chord(at)
+            plan.append((upcoming, self._spans[at][1], change))
+            last_span = at
+        return plan
+
+    def _plan_score(self, pitch: int, plan: list[tuple[Value, Chord, bool]]) -> float:
+        """How well the planned notes can follow ``pitch``: one point for each that fits
+        its leap inside the register, one more for a 3rd or 7th on a chord change, the
+        nearer the more (a tenth off per value ahead)."""
+        if not plan:
+            return 0.0
+        value, chord, change = plan[0]
+        bracket = value.bracket if value.bracket is not None else (-4, 4)
+        low, high = self.register.low, self.register.high
+        guide = _guide_tones(chord) if change and value.type == "C" else set()
+        best = None
+        for leap in range(bracket[0], bracket[1] + 1):
+            target = pitch + leap
+            if low <= target <= high and note_type(target, chord) == value.type:
+                reward = 1.0 + (target % 12 in guide)
+                score = reward + 0.9 * self._plan_score(target, plan[1:])
+                best = score if best is None else max(best, score)
+        if best is None:  # it will not fit: it goes to the nearest pitch of its type
+            typed = [p for p in range(low, high + 1) if note_type(p, chord) == value.type]
+            if not typed:
+                return 0.0
+            return 0.9 * self._plan_score(_nearest(typed, pitch, bracket), plan[1:])
+        return best
+
+    def _choose_pitch(
+        self,
+        value: Value,
+        chord: Chord,
+        on_change: bool,
+        plan: list[tuple[Value, Chord, bool]],
+    ) -> int:
         low, high = self.pitch_range
         typed: list[int] = []
         # A type the chord cannot give (no "X" over a seventh chord, whose every other
         # pitch is a semitone from a chord tone; no "S" over C7alt) falls back to the
-        # nearest kind of tone; ``add`` records the type actually played.
+        # nearest kind of tone; ``values_used`` shows the type actually played.
         for kind in _FALLBACK_TYPES[value.type]:
             typed = [p for p in range(low, high + 1) if note_type(p, chord) == kind]
             if typed:
                 break
-        if self.previous_pitch is None:
-            near = [p for p in typed if START_RANGE[0] <= p <= START_RANGE[1]]
-            return int(near[self.rng.integers(len(near))]) if near else typed[len(typed) // 2]
+        register = self.register
+        inside = [p for p in typed if register.low <= p <= register.high]
         previous = self.previous_pitch
-        bracket = value.bracket if value.bracket is not None else (-4, 4)
-        inside = [p for p in typed if bracket[0] <= p - previous <= bracket[1]]
-        if inside:
-            return int(inside[self.rng.integers(len(inside))])
-        # No pitch of this type inside the bracket: the nearest one moving the same way.
-        if bracket[0] > 0:
-            typed = [p for p in typed if p > previous] or typed
-        elif bracket[1] < 0:
-            typed = [p for p in typed if p < previous] or typed
-        target = previous + (bracket[0] + bracket[1]) / 2
-        return int(min(typed, key=lambda p: (abs(p - target), p)))
+        missed: float | None = None  # where the leap aimed, when no pitch of the type fits it
+        if previous is None:
+            pool = [p for p in inside if abs(p - register.centre) <= START_SPREAD] or inside
+            pool = pool or typed
+        else:
+            bracket = value.bracket if value.bracket is not None else (-4, 4)
+            turned = (-bracket[1], -bracket[0])
+            pool = [p for p in inside if bracket[0] <= p - previous <= bracket[1]] or [
+                p for p in inside if turned[0] <= p - previous <= turned[1]
+            ]
+            if not pool:
+                # No pitch of this type at that leap, either way, inside the register:
+                # the nearest ones that are (or, outside it, the nearest at all).
+                pool = _nearest_ones(inside or typed, previous, bracket)
+                missed = previous + (bracket[0] + bracket[1]) / 2
+        if on_change and value.type == "C":
+            pool = [p for p in pool if p % 12 in _guide_tones(chord)] or pool
+        if plan:
+            following, next_chord, _ = plan[0]
+            if value.type == "A" and following.type == "C" and following.bracket is not None:
+                step = (max(following.bracket[0], -2), min(following.bracket[1], 2))
+                resolves = _fits(Value("C", following.ticks, step), next_chord, register)
+                pool = [p for p in pool if resolves(p)] or pool
+            scores = [self._plan_score(p, plan) for p in pool]
+            pool = [p for p, score in zip(pool, scores, strict=True) if score == max(scores)]
+        if missed is not None:
+            return int(min(pool, key=lambda p: (abs(p - missed), p)))
+        spread = max(3.0, (register.high - register.low) / 4)
+        weights = np.exp(-0.5 * ((np.array(pool) - register.centre) / spread) ** 2)
+        return int(pool[self.rng.choice(len(pool), p=weights / weights.sum())])
 
     def piece(self, tempo: float = 120.0, name: str = "", source: str = "") -> Piece:
         """The notes placed so far as a :class:`Piece` over the whole progression."""
+        notes: list[list[Note]] = [[] for _ in self.progression]
+        ends = self._ends[:]
+        if len(ends) < len(self._placed):
+            ends.append(min(self._next_onset, self._timeline.bar_end(self._placed[-1][0])))
+        for (onset, pitch), end in zip(self._placed, ends, strict=True):
+            bar = self._timeline.bar_of(onset)
+            offset = onset - self._timeline.bar_starts[bar]
+            notes[bar].append(Note(from_ticks(offset), from_ticks(end - onset), pitch))
         measures = tuple(
-            Measure(length=m.length, chords=m.chords, notes=tuple(notes))
-            for m, notes in zip(self.progression, self._notes, strict=True)
+            Measure(length=m.length, chords=m.chords, notes=tuple(bar_notes))
+            for m, bar_notes in zip(self.progression, notes, strict=True)
         )
         return Piece(
             measures=measures,
@@ -335,11 +561,55 @@ class Realiser:
         )
 
 
+def _nearest_ones(typed: list[int], previous: int, bracket: tuple[int, int]) -> list[int]:
+    """No pitch of the type inside the bracket: those nearest it, moving the same way.
+
+    Pitches within two semitones of the nearest distance to the bracket all qualify.
+    """
+    if bracket[0] > 0:
+        typed = [p for p in typed if p > previous] or typed
+    elif bracket[1] < 0:
+        typed = [p for p in typed if p < previous] or typed
+
+    def distance(p: int) -> int:
+        leap = p - previous
+        return max(bracket[0] - leap, leap - bracket[1], 0)
+
+    closest = min(distance(p) for p in typed)
+    return [p for p in typed if distance(p) <= closest + 2]
+
+
+def _nearest(typed: list[int], previous: int, bracket: tuple[int, int]) -> int:
+    """The nearest pitch to the middle of the bracket among :func:`_nearest_ones`."""
+    target = previous + (bracket[0] + bracket[1]) / 2
+    ones = _nearest_ones(typed, previous, bracket)
+    return int(min(ones, key=lambda p: (abs(p - target), p)))
+
+
+def _guide_tones(chord: Chord) -> set[int]:
+    """Pitch classes of a chord's 3rd and 7th (those it has)."""
+    return {pc for pc in (chord.third, chord.seventh) if pc is not None}
+
+
+def _fits(value: Value, chord: Chord, register: Register) -> Callable[[int], bool]:
+    """A test of pitches: can ``value`` follow this pitch, in its bracket, in the register?"""
+    bracket = value.bracket if value.bracket is not None else (-4, 4)
+    targets = {
+        p for p in range(register.low, register.high + 1) if note_type(p, chord) == value.type
+    }
+
+    def test(pitch: int) -> bool:
+        return any(pitch + leap in targets for leap in range(bracket[0], bracket[1] + 1))
+
+    return test
+
+
 def values_to_piece(
     values: Iterable[str | Value],
     progression: Progression,
     seed: int | None = 0,
     tempo: float = 120.0,
+    register: Register | tuple[int, int, int] = CORPUS_REGISTER,
 ) -> Piece:
     """Realise values over a progression until either runs out.
 
@@ -347,16 +617,19 @@ def values_to_piece(
         values: value strings (or :class:`Value` objects).
         progression: the chords; measures left over stay silent.
         seed: seeds the pitch choices.
+        tempo: quarter notes per minute of the piece.
+        register: ``(low, centre, high)`` the line keeps to (see :class:`Realiser`).
 
     Returns:
         A monophonic :class:`Piece`: no note crosses a bar line, none has zero
         length, chord-tone values sound chord tones of the chord under them.
     """
-    realiser = Realiser(progression, seed=seed)
-    for value in values:
+    realiser = Realiser(progression, seed=seed, register=register)
+    pending = list(values)
+    for k, value in enumerate(pending):
         if realiser.done:
             break
-        realiser.add(value)
+        realiser.add(value, upcoming=pending[k + 1 : k + 1 + LOOKAHEAD])
     return realiser.piece(tempo=tempo)
 
 

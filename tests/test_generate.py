@@ -139,3 +139,66 @@ def test_a_model_without_its_lstm(model) -> None:
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(N_VALUES)])
     with pytest.raises(GenerationError, match="one shared LSTM"):
         generate_music(plain, INDICES_VALUES, BLUES, out_path=None)
+
+
+def _bars(solo) -> list[tuple[str, ...]]:
+    """Each bar's chosen values, as the realiser placed them (one string per note or rest)."""
+    from jazz_utils.grammar import measure_to_values
+
+    return [tuple(measure_to_values(m, None)[0]) for m in solo.measures]
+
+
+def test_the_loop_guard_stops_greedy_decoding_from_looping(model) -> None:
+    long = parse_progression("| F7 | Bb7 | F7 | F7 " * 8 + "|")
+    plain = generate_music(model, INDICES_VALUES, long, diversity=0, seed=0, out_path=None)
+    guarded = generate_music(
+        model, INDICES_VALUES, long, diversity=0, seed=0, out_path=None, max_repeats=2
+    )
+    indices = guarded.metadata["indices"]
+    bar = to_ticks(long[0].length)
+
+    def repeats(chosen: list[int], span: int) -> int:
+        """Most times one stretch of values lasting ``span`` ticks is chosen."""
+        ticks = [Value.parse(INDICES_VALUES[i]).ticks for i in chosen]
+        seen: dict[tuple[int, ...], int] = {}
+        for end in range(len(chosen)):
+            start, total = end, ticks[end]
+            while total < span and start > 0:
+                start -= 1
+                total += ticks[start]
+            if total >= span:
+                key = tuple(chosen[start : end + 1])
+                seen[key] = seen.get(key, 0) + 1
+        return max(seen.values(), default=0)
+
+    assert repeats(plain.metadata["indices"], bar) > 2, "this tiny model loops when greedy"
+    assert repeats(indices, bar) <= 2
+    assert repeats(indices, 2 * bar) <= 1
+    bars = _bars(guarded)
+    assert not any(bars[i : i + 2] == bars[i + 2 : i + 4] for i in range(len(bars) - 3))
+    default = generate_music(model, INDICES_VALUES, long, diversity=0, seed=0, out_path=None)
+    assert default.metadata["indices"] == plain.metadata["indices"], "off by default"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_bad_max_repeats(model, bad: object) -> None:
+    with pytest.raises(GenerationError, match="max_repeats"):
+        generate_music(model, INDICES_VALUES, BLUES, out_path=None, max_repeats=bad)  # type: ignore[arg-type]
+
+
+def test_the_solo_keeps_to_the_register_and_the_beat_grid(model) -> None:
+    from jazz_utils.rhythm import off_grid_beats
+
+    for diversity in (0.5, 1.0):
+        solo = generate_music(
+            model, INDICES_VALUES, BLUES, diversity=diversity, seed=3, out_path=None
+        )
+        pitches = [n.pitch for m in solo.measures for n in m.notes]
+        assert all(53 <= p <= 76 for p in pitches), "bundled corpus's register, on tenor sax"
+        assert off_grid_beats(solo)[0] == 0
+        assert min(n.duration for m in solo.measures for n in m.notes) >= 0.25
+    high = generate_music(
+        model, INDICES_VALUES, BLUES, seed=3, out_path=None, register=(67, 72, 79),
+        instrument="alto sax",
+    )  # fmt: skip
+    assert all(67 <= n.pitch <= 79 for m in high.measures for n in m.notes)
