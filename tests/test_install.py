@@ -103,9 +103,11 @@ def test_learner_install_has_no_dev_or_grading_tools() -> None:
     project = _project()
     base = {_name(r) for r in project["dependencies"]}
     extras = project["optional-dependencies"]
-    assert set(extras) == {"grader", "dev"}
-    assert not base & {"pytest", "playwright", "ruff", "dask", "distributed", "hypothesis"}
+    assert set(extras) == {"grader", "dev", "hub"}
+    tools = {"pytest", "playwright", "ruff", "dask", "distributed", "hypothesis", "jupyterhub"}
+    assert not base & tools
     assert {_name(r) for r in extras["grader"]} == {"dask", "distributed"}
+    assert {_name(r) for r in extras["hub"]} == {"jupyterhub"}, "the hub's own, for make hub"
     assert "jazz-solo-lstm[grader]" in extras["dev"], "dev includes the grader extra"
 
 
@@ -121,10 +123,12 @@ def test_every_import_is_declared_where_it_is_used() -> None:
     base = _imports_of(project["dependencies"]) | WITH_NBGRADER
     grading = base | _imports_of(project["optional-dependencies"]["grader"])
     everything = grading | _imports_of(project["optional-dependencies"]["dev"])
-    for folder, allowed in [("jazz_utils", base), ("grader", grading), ("tests", everything)]:
+    hub = grading | _imports_of(project["optional-dependencies"]["hub"])
+    folders = [("jazz_utils", base), ("grader", grading), ("hub", hub), ("tests", everything)]
+    for folder, allowed in folders:
         local = {p.stem for p in (ROOT / folder).rglob("*.py")}
         local |= {p.parent.name for p in (ROOT / folder).rglob("*.py")}
-        local |= {folder, "jazz_utils", "grader", "tools"}
+        local |= {folder, "jazz_utils", "grader", "tools", "hub"}
         names: set[str] = set()
         for path in (ROOT / folder).rglob("*.py"):
             names |= imported_names(f"{folder}.module", path)
