@@ -102,10 +102,6 @@ TYPED = "djmodel"
 #: exception once the feedback no longer asks the internet for anything.
 FEEDBACK_MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"
 
-#: Our CLI's exchange commands (branch h-learner) in place of nbgrader's own: flip this to
-#: True once they are merged. Nothing else in the test changes.
-USE_GRADER_EXCHANGE_COMMANDS = False
-
 
 # ---------------------------------------------------------------- the hub
 
@@ -288,73 +284,36 @@ def as_grader(hub: CourseHub, *args: str) -> str:
     )
     entry = pwd.getpwnam(hub.instructor)
     chown_tree(hub.course, entry.pw_uid, entry.pw_gid)
-    chown_tree(hub.options.exchange / COURSE_ID, entry.pw_uid, entry.pw_gid)
+    for shared in ("outbound", "feedback"):  # what root wrote there; never learners' inbound
+        if (hub.options.exchange / COURSE_ID / shared).is_dir():
+            chown_tree(hub.options.exchange / COURSE_ID / shared, entry.pw_uid, entry.pw_gid)
     return _check(done, "python -m grader " + " ".join(args))
 
 
 def course_step(hub: CourseHub, step: str) -> str:
-    """One of the instructor's exchange steps: ``release``, ``collect`` or ``feedback``.
-
-    With :data:`USE_GRADER_EXCHANGE_COMMANDS`, our CLI (``python -m grader release
-    --exchange``, ``collect --exchange``, ``feedback --release``); else nbgrader's own
-    commands, as the instructor, on the course the hub made (``feedback`` then only
-    releases what ``python -m grader autograde`` wrote).
-    """
+    """One of the instructor's exchange steps through our CLI: ``release`` (``python -m
+    grader release --exchange``), ``collect`` or ``feedback`` (``feedback --release``)."""
     exchange = str(hub.options.exchange)
     course = str(hub.course)
-    if USE_GRADER_EXCHANGE_COMMANDS:
-        ours = {
-            "release": [
-                "release",
-                "--course",
-                course,
-                "--notebooks",
-                f"{course}/.student-copy",
-                "--exchange",
-                exchange,
-            ],
-            "collect": ["collect", "--course", course, "--exchange", exchange],
-            "feedback": ["feedback", "--course", course, "--release"],
-        }
-        return as_grader(hub, *ours[step])
-    nbgrader = {
-        "release": "release_assignment",
-        "collect": "collect",
-        "feedback": "release_feedback",
+    ours = {
+        "release": [
+            "release",
+            "--course",
+            course,
+            "--notebooks",
+            f"{course}/.student-copy",
+            "--exchange",
+            exchange,
+        ],
+        "collect": ["collect", "--course", course, "--exchange", exchange],
+        "feedback": ["feedback", "--course", course, "--release", "--exchange", exchange],
     }
-    if step == "feedback":
-        _stamp_feedback(hub)
-    return as_instructor(hub, "-m", "nbgrader", nbgrader[step], ASSIGNMENT_ID)
-
-
-def _stamp_feedback(hub: CourseHub) -> None:
-    """Put each submission's ``timestamp.txt`` and ``submission_secret.txt`` next to its
-    feedback, as nbgrader's ``generate_feedback`` does (from ``autograded/``) and
-    ``release_feedback`` needs: it names the released file by a digest of the secret.
-    ``python -m grader autograde`` writes ``autograded/`` and the HTML without them;
-    ``python -m grader feedback --release`` is to do this itself."""
-    entry = pwd.getpwnam(hub.instructor)
-    for learner in hub.learners:
-        submitted = hub.course / "submitted" / learner / ASSIGNMENT_ID
-        feedback = hub.course / "feedback" / learner / ASSIGNMENT_ID
-        for name in ("timestamp.txt", "submission_secret.txt"):
-            if feedback.is_dir() and not (feedback / name).exists():
-                shutil.copyfile(submitted / name, feedback / name)
-                os.chown(feedback / name, entry.pw_uid, entry.pw_gid)
+    return as_grader(hub, *ours[step])
 
 
 def set_due_date(hub: CourseHub, when: datetime) -> None:
-    """Set the assignment's due date in the gradebook (``nbgrader db assignment add``)."""
-    as_instructor(
-        hub,
-        "-m",
-        "nbgrader",
-        "db",
-        "assignment",
-        "add",
-        ASSIGNMENT_ID,
-        f"--duedate={when.strftime('%Y-%m-%d %H:%M:%S')} UTC",
-    )
+    """Set the assignment's due date (``python -m grader due``)."""
+    as_grader(hub, "due", when.strftime("%Y-%m-%d %H:%M:%S UTC"), "--course", str(hub.course))
 
 
 # ---------------------------------------------------------------- pages
