@@ -21,6 +21,7 @@ BELOW: dict[str, tuple[str, ...]] = {
     "grader": ("jazz_utils",),
     "tools": ("jazz_utils", "grader"),
     "bench": ("jazz_utils", "grader"),
+    "hub": ("grader",),
 }
 """What each folder may import of the others (tests may import all of them)."""
 
