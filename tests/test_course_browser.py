@@ -260,13 +260,14 @@ def _check(done: subprocess.CompletedProcess[str], what: str) -> str:
 
 
 def as_instructor(hub: CourseHub, *args: str) -> str:
-    """``python ARGS`` as the instructor, in the course folder, from the hub's environment."""
+    """``python ARGS`` as the instructor, in the course folder, from the hub's environment
+    with this checkout's ``grader`` importable (the distribution does not ship it)."""
     done = as_user(
         hub.instructor,
         [str(hub.options.python), *args],
         cwd=hub.course,
         bin_dir=hub.options.python.parent,
-        env=_instructor_env(hub),
+        env={**_instructor_env(hub), "PYTHONPATH": str(ROOT)},
     )
     return _check(done, " ".join(args))
 
@@ -291,8 +292,9 @@ def as_grader(hub: CourseHub, *args: str) -> str:
 
 
 def course_step(hub: CourseHub, step: str) -> str:
-    """One of the instructor's exchange steps through our CLI: ``release`` (``python -m
-    grader release --exchange``), ``collect`` or ``feedback`` (``feedback --release``)."""
+    """One of the instructor's exchange steps through our CLI, as the instructor (nbgrader's
+    exchange wants its owner; only grading needs root): ``release`` (``python -m grader
+    release --exchange``), ``collect`` or ``feedback`` (``feedback --release``)."""
     exchange = str(hub.options.exchange)
     course = str(hub.course)
     ours = {
@@ -300,6 +302,8 @@ def course_step(hub: CourseHub, step: str) -> str:
             "release",
             "--course",
             course,
+            "--solutions",
+            str(ROOT / "solutions"),
             "--notebooks",
             f"{course}/.student-copy",
             "--exchange",
@@ -308,12 +312,13 @@ def course_step(hub: CourseHub, step: str) -> str:
         "collect": ["collect", "--course", course, "--exchange", exchange],
         "feedback": ["feedback", "--course", course, "--release", "--exchange", exchange],
     }
-    return as_grader(hub, *ours[step])
+    return as_instructor(hub, "-m", "grader", *ours[step])
 
 
 def set_due_date(hub: CourseHub, when: datetime) -> None:
     """Set the assignment's due date (``python -m grader due``)."""
-    as_grader(hub, "due", when.strftime("%Y-%m-%d %H:%M:%S UTC"), "--course", str(hub.course))
+    when_text = when.strftime("%Y-%m-%d %H:%M:%S UTC")
+    as_instructor(hub, "-m", "grader", "due", when_text, "--course", str(hub.course))
 
 
 # ---------------------------------------------------------------- pages
@@ -578,7 +583,12 @@ def test_a_course_from_release_to_feedback(course_hub: CourseHub, browser: Brows
     for learner in (ann, ben):
         row = grades[learner]
         assert row["status"] == "graded", row
-        assert float(row["score"]) == float(row["max_score"]) > 0, row
+        assert float(row["raw_score"]) == float(row["max_score"]) > 0, row
+    # Late by the time the exchange saw ben's work arrive: the course's 1 point per started hour.
+    assert float(grades[ann]["late_penalty"]) == 0, grades[ann]
+    assert float(grades[ann]["score"]) == float(grades[ann]["raw_score"]), grades[ann]
+    assert float(grades[ben]["late_penalty"]) == 1, grades[ben]
+    assert float(grades[ben]["score"]) == float(grades[ben]["raw_score"]) - 1, grades[ben]
     with Gradebook(f"sqlite:///{hub.course / 'gradebook.db'}") as gradebook:
         late = {
             learner: gradebook.find_submission(ASSIGNMENT_ID, learner).total_seconds_late
@@ -594,8 +604,10 @@ def test_a_course_from_release_to_feedback(course_hub: CourseHub, browser: Brows
         page, steps = pages[learner]
         with steps.failures_saved():
             text = learner_reads_feedback(page, steps)
-        score = float(grades[learner]["score"])
-        assert re.search(rf"Score:\s*{score:g}(\.0+)?\s*/\s*{score:g}", text), text[:2000]
+        score, top = float(grades[learner]["score"]), float(grades[learner]["max_score"])
+        assert re.search(rf"Score:\s*{score:g}(\.0+)?\s*/\s*{top:g}", text), text[:2000]
+        said_late = re.search(r"Late submission penalty \(Score:\s*-1(\.0+)?\)", text)
+        assert bool(said_late) == (learner == ben), text[:2000]
         missing = [g for g in rubric if not re.search(rf"Grade cell:\s*{g}\b", text)]
         assert not missing, f"rubric parts not in {learner}'s feedback: {missing}"
         outside = [url for url in steps.outside if not url.startswith(FEEDBACK_MATHJAX)]
