@@ -299,9 +299,9 @@ def release_feedback(
     return _destination(out), left_out
 
 
-def _read_regular(name: str, dir_fd: int, limit: int) -> bytes | None:
-    """The bytes of the regular file ``name`` in ``dir_fd`` of at most ``limit`` bytes, read
-    without following a link; None for anything else."""
+def _read_regular(name: str | Path, dir_fd: int | None, limit: int) -> bytes | None:
+    """The bytes of the regular file ``name`` (in ``dir_fd``, if given) of at most ``limit``
+    bytes, read without following a link or waiting on a pipe; None for anything else."""
     try:
         fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
     except OSError:
@@ -314,17 +314,8 @@ def _read_regular(name: str, dir_fd: int, limit: int) -> bytes | None:
 
 
 def _small_file(path: Path, limit: int = 4096) -> bytes | None:
-    """The bytes of a regular file of at most ``limit`` bytes, read without following a
-    link; None for anything else."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        data = handle.read(limit + 1)
-    return data if len(data) <= limit else None
+    """The bytes of a regular file of at most ``limit`` bytes (see ``_read_regular``)."""
+    return _read_regular(path, None, limit)
 
 
 def _destination(output: str) -> str:
