@@ -11,7 +11,7 @@
    chord sounding at that moment, on the beat grid, in the training data's register.
 
 The state is never reset, so each measure continues the line of the one
-before, and values are drawn until the last bar is full. The network runs one
+before, and values are drawn until the last bar is full. The network runs a
 few values ahead of the realiser, so that each pitch is chosen knowing what follows.
 With ``max_repeats`` a :class:`RepeatGuard` keeps the line from looping.
 """
